@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Sets up and runs every test of nines: unit and golden tests (plain and under ASan + UBSan),
+# `promtool check rules` on every generated output, the `promtool test rules` suites that prove the
+# rules' behaviour over time, and a short fuzzing run. Ends with one "N passed, N failed" line.
+#
+#   scripts/test.sh            everything
+#   FUZZ_SECONDS=5 scripts/test.sh    a shorter fuzzing run
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=${JOBS:-2}
+fuzz_seconds=${FUZZ_SECONDS:-30}
+
+passed=0
+failed=0
+failures=()
+step() {  # step NAME COMMAND...: runs one step, counts it
+  local name=$1
+  shift
+  echo
+  echo "=== $name"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== $name: ok ($((SECONDS - start))s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== $name: FAILED ($((SECONDS - start))s)"
+  fi
+}
+
+scripts/setup.sh || { echo "setup failed"; exit 1; }
+
+build() {  # build DIR [CMAKE ARGS...]
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null &&
+    cmake --build "$dir" -j "$jobs"
+}
+unit_tests() { ctest --test-dir "$1" --output-on-failure -j "$jobs"; }
+
+step "build" build build
+step "unit tests" unit_tests build
+step "build (asan+ubsan)" build build-asan -DNINES_SANITIZE=ON
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+step "unit tests (asan+ubsan)" unit_tests build-asan
+step "promtool check rules" tests/promtool/check_rules.sh build/nines
+step "promtool test rules" tests/promtool/test_rules.sh build/nines
+step "build (fuzz)" build build-fuzz -DNINES_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++
+fuzz() {
+  local target=$1 corpus=$2
+  local work
+  work=$(mktemp -d)
+  cp -r "$corpus"/. "$work"/ 2>/dev/null || true
+  (cd "$work" && "$root/build-fuzz/$target" -max_total_time="$fuzz_seconds" -max_len=4096 \
+    -print_final_stats=0 "$work" 2>&1 | tail -n 3)
+  local rc=${PIPESTATUS[0]}
+  rm -rf "$work"
+  return "$rc"
+}
+step "fuzz resource parser (${fuzz_seconds}s)" fuzz resource_fuzz fuzz/corpus/resource
+step "fuzz selector parser (${fuzz_seconds}s)" fuzz selector_fuzz fuzz/corpus/selector
+
+echo
+for f in "${failures[@]}"; do echo "failed: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
