@@ -288,8 +288,9 @@ std::optional<Indicator> DecodeIndicator(Decoder& d, const YAML::Node& node) {
     const bool has_bad = static_cast<bool>(ratio["bad"]);
     const bool has_good = static_cast<bool>(ratio["good"]);
     if (has_bad == has_good) {
-      d.Error(ratio, rpath, has_bad ? "must have exactly one of bad or good, not both"
-                                    : "must have one of bad or good");
+      d.Error(ratio, rpath,
+              has_bad ? "must have exactly one of bad or good, not both"
+                      : "must have one of bad or good");
       return std::nullopt;
     }
     out.events_are_good = has_good;
@@ -391,7 +392,7 @@ std::optional<Indicator> DecodeIndicator(Decoder& d, const YAML::Node& node) {
 // Reads fastBurn or slowBurn. `defaults` are the scaled Workbook tiers.
 std::optional<BurnAlert> DecodeBurnAlert(Decoder& d, const YAML::Node& node,
                                          const std::string& path, BurnAlert defaults,
-                                         std::optional<Objective> objective) {
+                                         Duration window, std::optional<Objective> objective) {
   if (!node) return defaults;
   if (!d.CheckMap(node, path, {"enabled", "severity", "thresholds"})) return std::nullopt;
   BurnAlert out = std::move(defaults);
@@ -453,16 +454,22 @@ std::optional<BurnAlert> DecodeBurnAlert(Decoder& d, const YAML::Node& node,
         d.Error(t["burnRate"], ipath + ".burnRate", "must be more than 0");
         ok = false;
       } else if (objective && *rate > 1.0 / objective->BudgetRatio() + 1e-9) {
-        d.Error(t["burnRate"], ipath + ".burnRate",
-                "can never fire: at 100% errors an objective of " + objective->text +
-                    " burns at most " + std::to_string(static_cast<int64_t>(
-                                            std::llround(1.0 / objective->BudgetRatio()))) +
-                    "x");
+        d.Error(
+            t["burnRate"], ipath + ".burnRate",
+            "can never fire: at 100% errors an objective of " + objective->text +
+                " burns at most " +
+                std::to_string(static_cast<int64_t>(std::llround(1.0 / objective->BudgetRatio()))) +
+                "x");
+        ok = false;
+      }
+      if (*long_window > window) {
+        d.Error(t["long"], ipath + ".long",
+                "must be at most the SLO window (" + FormatDuration(window) + ")");
         ok = false;
       }
       if (*short_window >= *long_window) {
-        d.Error(t["short"], ipath + ".short", "must be shorter than long (" +
-                                                  FormatDuration(*long_window) + ")");
+        d.Error(t["short"], ipath + ".short",
+                "must be shorter than long (" + FormatDuration(*long_window) + ")");
         ok = false;
       }
       for (auto [window, field] : {std::pair{*long_window, "long"}, {*short_window, "short"}}) {
@@ -476,6 +483,15 @@ std::optional<BurnAlert> DecodeBurnAlert(Decoder& d, const YAML::Node& node,
       tier.burn_rate = *rate;
       tier.long_window = *long_window;
       tier.short_window = *short_window;
+      for (size_t j = 0; j < out.tiers.size(); ++j) {
+        if (out.tiers[j].long_window == tier.long_window &&
+            out.tiers[j].short_window == tier.short_window) {
+          d.Error(t, ipath,
+                  "has the same long and short windows as thresholds[" + std::to_string(j) +
+                      "]: give each tier windows of its own");
+          ok = false;
+        }
+      }
       out.tiers.push_back(tier);
     }
   }
@@ -518,13 +534,13 @@ std::optional<Alerting> DecodeAlerting(Decoder& d, const YAML::Node& node, Durat
       ok = false;
     }
   }
-  if (auto fast = DecodeBurnAlert(d, node["fastBurn"], path + ".fastBurn", out.fast_burn,
+  if (auto fast = DecodeBurnAlert(d, node["fastBurn"], path + ".fastBurn", out.fast_burn, window,
                                   objective)) {
     out.fast_burn = *fast;
   } else {
     ok = false;
   }
-  if (auto slow = DecodeBurnAlert(d, node["slowBurn"], path + ".slowBurn", out.slow_burn,
+  if (auto slow = DecodeBurnAlert(d, node["slowBurn"], path + ".slowBurn", out.slow_burn, window,
                                   objective)) {
     out.slow_burn = *slow;
   } else {
@@ -561,19 +577,6 @@ std::optional<Alerting> DecodeAlerting(Decoder& d, const YAML::Node& node, Durat
       }
     } else {
       ok = false;
-    }
-  }
-  // Every tier's windows must fit the SLO window, including defaults clamped to the minimum rate
-  // window.
-  for (auto [alert, name] : {std::pair{&out.fast_burn, "fastBurn"}, {&out.slow_burn, "slowBurn"}}) {
-    for (size_t i = 0; i < alert->tiers.size(); ++i) {
-      if (alert->tiers[i].long_window > window) {
-        const std::string field =
-            path + "." + name + ".thresholds[" + std::to_string(i) + "].long";
-        d.Error(node[name] ? node[name] : node, field,
-                "must be at most the SLO window (" + FormatDuration(window) + ")");
-        ok = false;
-      }
     }
   }
   if (!ok) return std::nullopt;
@@ -627,9 +630,9 @@ std::optional<SloSpec> DecodeSlo(Decoder& d, const YAML::Node& doc, std::string_
     d.Error(doc, "spec", "is required");
     return std::nullopt;
   }
-  if (!d.CheckMap(s, "spec",
-                  {"service", "description", "objective", "window", "labels", "indicator",
-                   "alerting"})) {
+  if (!d.CheckMap(
+          s, "spec",
+          {"service", "description", "objective", "window", "labels", "indicator", "alerting"})) {
     return std::nullopt;
   }
 
@@ -708,16 +711,16 @@ std::optional<SloSpec> DecodeSlo(Decoder& d, const YAML::Node& doc, std::string_
     spec.alerting = *alerting;
     // A timeslice series has one sample per slice: shorter windows would hold none.
     if (slice) {
-      for (auto [alert, name] : {std::pair{&alerting->fast_burn, "fastBurn"},
-                                 {&alerting->slow_burn, "slowBurn"}}) {
+      for (auto [alert, name] :
+           {std::pair{&alerting->fast_burn, "fastBurn"}, {&alerting->slow_burn, "slowBurn"}}) {
         if (!alert->enabled || !alerting->enabled) continue;
         for (size_t i = 0; i < alert->tiers.size(); ++i) {
           if (alert->tiers[i].short_window < Duration{slice->ms * 2}) {
-            d.Error(s["alerting"] ? s["alerting"] : s,
-                    std::string("spec.alerting.") + name + ".thresholds[" + std::to_string(i) +
-                        "].short",
-                    "must be at least two slices (" + FormatDuration(Duration{slice->ms * 2}) +
-                        ")");
+            d.Error(
+                s["alerting"] ? s["alerting"] : s,
+                std::string("spec.alerting.") + name + ".thresholds[" + std::to_string(i) +
+                    "].short",
+                "must be at least two slices (" + FormatDuration(Duration{slice->ms * 2}) + ")");
             ok = false;
           }
         }
@@ -780,9 +783,9 @@ std::vector<BurnTier> DefaultFastBurnTiers(Duration window, Duration min_rate_wi
 }
 
 std::vector<BurnTier> DefaultSlowBurnTiers(Duration window, Duration min_rate_window) {
-  return ScaleTiers({{3, Duration::Days(1), Duration::Hours(2)},
-                     {1, Duration::Days(3), Duration::Hours(6)}},
-                    window, min_rate_window);
+  return ScaleTiers(
+      {{3, Duration::Days(1), Duration::Hours(2)}, {1, Duration::Days(3), Duration::Hours(6)}},
+      window, min_rate_window);
 }
 
 std::string FieldError::ToString() const {

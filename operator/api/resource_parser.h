@@ -17,19 +17,20 @@
 namespace nines::api {
 
 // Limits on every string and list, chosen so that no resource can generate an object over the
-// 512 KiB that prometheus-operator accepts (tests/slo/rule_generator_test.cc checks the worst case).
+// 512 KiB that prometheus-operator accepts (tests/slo/rule_generator_test.cc checks the worst
+// case).
 inline constexpr size_t kMaxNameLength = 63;  // the name is also a Kubernetes label value
 inline constexpr size_t kMaxServiceLength = 128;
 inline constexpr size_t kMaxDescriptionLength = 1024;
 inline constexpr size_t kMaxLabels = 16;
 inline constexpr size_t kMaxLabelNameLength = 63;
 inline constexpr size_t kMaxLabelValueLength = 128;
-inline constexpr size_t kMaxAnnotations = 16;
-inline constexpr size_t kMaxAnnotationValueLength = 2048;
+inline constexpr size_t kMaxAnnotations = 8;
+inline constexpr size_t kMaxAnnotationValueLength = 1024;
 inline constexpr size_t kMaxSelectorLength = 1024;
 inline constexpr size_t kMaxMatchers = 16;
 inline constexpr size_t kMaxExpressionLength = 2048;
-inline constexpr size_t kMaxTiers = 6;
+inline constexpr size_t kMaxTiers = 4;
 inline constexpr int64_t kMaxMinEvents = 1'000'000'000;
 inline constexpr Duration kMinWindow = Duration::Days(1);
 inline constexpr Duration kMaxWindow = Duration::Days(90);
@@ -56,9 +57,9 @@ struct ParseOptions {
 };
 
 struct ParsedResources {
-  std::vector<SloSpec> slos;      // the valid ServiceLevelObjectives, in document order
-  std::vector<FieldError> errors; // every problem of every invalid one
-  int other_documents = 0;        // documents of other kinds, skipped (a GitOps folder has many)
+  std::vector<SloSpec> slos;       // the valid ServiceLevelObjectives, in document order
+  std::vector<FieldError> errors;  // every problem of every invalid one
+  int other_documents = 0;         // documents of other kinds, skipped (a GitOps folder has many)
 };
 
 // Parses every document in `text`. `file` names the source in errors and in SloSpec::source_file.

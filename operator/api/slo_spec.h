@@ -24,7 +24,7 @@ inline constexpr char kKind[] = "ServiceLevelObjective";
 // Good events / all events, with either the bad or the good events counted.
 struct RatioIndicator {
   Selector total;
-  Selector events;            // the bad events, or the good ones when events_are_good
+  Selector events;  // the bad events, or the good ones when events_are_good
   bool events_are_good = false;
 };
 

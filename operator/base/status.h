@@ -66,7 +66,7 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : state_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Status status)                         // NOLINT(google-explicit-constructor)
+  Result(Status status)                          // NOLINT(google-explicit-constructor)
       : state_(status.ok() ? InternalError("Result built from an OK status") : std::move(status)) {}
 
   bool ok() const { return std::holds_alternative<T>(state_); }

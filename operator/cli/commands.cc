@@ -128,7 +128,8 @@ std::vector<api::FieldError> CheckExpressionsWithPromtool(const std::vector<api:
     if (FILE* pipe = popen(command.c_str(), "r")) {
       std::array<char, 4096> buffer{};
       size_t n = 0;
-      while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
+      while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+        output.append(buffer.data(), n);
       rc = pclose(pipe);
     }
     std::remove(path);
@@ -137,8 +138,8 @@ std::vector<api::FieldError> CheckExpressionsWithPromtool(const std::vector<api:
     if (size_t at = output.find("parse error"); at != std::string::npos) {
       message = "not valid PromQL: " + output.substr(at, output.find('\n', at) - at);
     }
-    errors.push_back({spec.source_file, timeslice->good_line, "spec.indicator.timeslice.good",
-                      message});
+    errors.push_back(
+        {spec.source_file, timeslice->good_line, "spec.indicator.timeslice.good", message});
   }
   return errors;
 }
@@ -188,8 +189,8 @@ Result<LoadedResources> LoadResources(const FlagSet& flags, Io& io) {
 Status WriteFileAtomically(const fs::path& path, const std::string& content) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  if (ec) return UnavailableError("cannot create " + path.parent_path().string() + ": " +
-                                  ec.message());
+  if (ec)
+    return UnavailableError("cannot create " + path.parent_path().string() + ": " + ec.message());
   const fs::path temporary = path.string() + ".tmp";
   {
     std::ofstream stream(temporary, std::ios::binary | std::ios::trunc);
@@ -288,8 +289,8 @@ int RunGenerate(const std::vector<std::string>& args, Io& io) {
       return 2;
     }
   }
-  io.err << "nines: wrote " << files.size() << " file" << (files.size() == 1 ? "" : "s")
-         << " to " << output_dir << "\n";
+  io.err << "nines: wrote " << files.size() << " file" << (files.size() == 1 ? "" : "s") << " to "
+         << output_dir << "\n";
   return 0;
 }
 
@@ -319,8 +320,8 @@ int RunValidate(const std::vector<std::string>& args, Io& io) {
 int RunVersion(const std::vector<std::string>& args, Io& io) {
   FlagSet flags("version", "", "Prints the version and build information.");
   if (int rc = ParseFlags(flags, args, io); rc >= 0) return rc;
-  io.out << "nines " << NINES_VERSION << " (commit " << NINES_COMMIT << ", API "
-         << api::kApiVersion << ", C++ " << __cplusplus << ", compiler " << __VERSION__ << ")\n";
+  io.out << "nines " << NINES_VERSION << " (commit " << NINES_COMMIT << ", API " << api::kApiVersion
+         << ", C++ " << __cplusplus << ", compiler " << __VERSION__ << ")\n";
   return 0;
 }
 

@@ -7,7 +7,9 @@
 namespace nines::cli {
 
 FlagSet::FlagSet(std::string command, std::string usage, std::string description)
-    : command_(std::move(command)), usage_(std::move(usage)), description_(std::move(description)) {}
+    : command_(std::move(command)),
+      usage_(std::move(usage)),
+      description_(std::move(description)) {}
 
 void FlagSet::Add(FlagSpec spec) { specs_.push_back(std::move(spec)); }
 
@@ -57,8 +59,7 @@ Status FlagSet::Parse(const std::vector<std::string>& args,
     } else if (arg.size() == 2 && arg[0] == '-' && arg[1] != '-') {
       spec = FindShort(arg[1]);
       if (spec == nullptr) {
-        return InvalidArgumentError("unknown flag " + arg + " (see nines " + command_ +
-                                    " --help)");
+        return InvalidArgumentError("unknown flag " + arg + " (see nines " + command_ + " --help)");
       }
     } else {
       return InvalidArgumentError("unexpected argument \"" + arg +

@@ -16,12 +16,12 @@
 namespace nines::cli {
 
 struct FlagSpec {
-  std::string name;       // kebab-case, without dashes
-  char shorthand = 0;     // e.g. 'f', or 0
+  std::string name;    // kebab-case, without dashes
+  char shorthand = 0;  // e.g. 'f', or 0
   std::string help;
   std::string default_value;
   bool is_bool = false;
-  bool is_list = false;   // may be repeated; the environment value is comma-separated
+  bool is_list = false;  // may be repeated; the environment value is comma-separated
   std::string value_name = "VALUE";
 };
 

@@ -83,15 +83,15 @@ class RawEvents {
     const auto& latency = std::get<api::LatencyIndicator>(spec_.indicator);
     std::string good;
     if (latency.native) {
-      const std::string histogram = "sum(increase(" + api::RenderSelector(latency.histogram) + r +
-                                    "))";
+      const std::string histogram =
+          "sum(increase(" + api::RenderSelector(latency.histogram) + r + "))";
       good = "histogram_fraction(0, " + api::FormatSecondsDecimal(latency.threshold) + ", " +
              histogram + ") * histogram_count(" + histogram + ")";
     } else {
       good = "sum(increase(" +
-             api::RenderSelector(latency.histogram, "_bucket",
-                                 {{"le", api::MatchOp::kRegexMatch,
-                                   BucketBoundaryRegex(latency.threshold)}}) +
+             api::RenderSelector(
+                 latency.histogram, "_bucket",
+                 {{"le", api::MatchOp::kRegexMatch, BucketBoundaryRegex(latency.threshold)}}) +
              r + "))";
     }
     return GoodToBad(total, good);
@@ -154,14 +154,23 @@ std::string Describe(const api::SloSpec& spec) {
          spec.objective.text + "% over " + FormatDuration(spec.window) + ")";
 }
 
+// The series already carry slo and slo_namespace; naming them on the rule too keeps every rule
+// distinct when many objectives share one rule file (promtool's duplicate-rules lint).
+std::map<std::string, std::string> AlertLabels(const api::SloSpec& spec) {
+  auto labels = spec.alerting.labels;
+  labels["slo"] = spec.name;
+  labels["slo_namespace"] = spec.namespace_name;
+  return labels;
+}
+
 AlertingRule BurnAlertRule(const api::SloSpec& spec, const api::BurnAlert& alert,
                            const api::BurnTier& tier, bool fast, const GenerateOptions& options) {
   const std::string rate = FormatNumber(tier.burn_rate);
   const std::string long_w = FormatDuration(tier.long_window);
   const std::string short_w = FormatDuration(tier.short_window);
   // max without(window): the alert is labelled with long and short, not with one window.
-  std::string expr = "max without (window) (" + OwnSelector(spec, kBurnRateSeries, long_w) +
-                     " > " + rate + ") and ignoring (window) " +
+  std::string expr = "max without (window) (" + OwnSelector(spec, kBurnRateSeries, long_w) + " > " +
+                     rate + ") and ignoring (window) " +
                      OwnSelector(spec, kBurnRateSeries, short_w) + " > " + rate;
   if (spec.alerting.min_events > 0) {
     expr += " and ignoring (window) " + OwnSelector(spec, kEventsCountSeries, long_w) +
@@ -173,18 +182,20 @@ AlertingRule BurnAlertRule(const api::SloSpec& spec, const api::BurnAlert& alert
   AlertingRule rule;
   rule.alert = fast ? kFastBurnAlert : kSlowBurnAlert;
   rule.expr = expr;
-  rule.labels = spec.alerting.labels;
+  rule.labels = AlertLabels(spec);
   rule.labels["severity"] = alert.severity;
   rule.labels["long"] = long_w;
   rule.labels["short"] = short_w;
   rule.annotations["summary"] = spec.name + " is burning its error budget " +
-                                (fast ? "fast" : "steadily") + " (over " + rate + "x in " +
-                                long_w + " and " + short_w + ")";
-  rule.annotations["description"] =
-      Describe(spec) + " burned its error budget at {{ printf \"%.2f\" $value }}x the "
-      "sustainable rate over the last " + long_w + ", and over " + rate + "x over the last " +
-      short_w + " too: at this threshold " + FormatPercent(share) + "% of the budget goes in " +
-      long_w + ". " + BudgetLeftTemplate(spec) + " of the budget is left.";
+                                (fast ? "fast" : "steadily") + " (over " + rate + "x in " + long_w +
+                                " and " + short_w + ")";
+  rule.annotations["description"] = Describe(spec) +
+                                    " burned its error budget at {{ printf \"%.2f\" $value }}x the "
+                                    "sustainable rate over the last " +
+                                    long_w + ", and over " + rate + "x over the last " + short_w +
+                                    " too: at this threshold " + FormatPercent(share) +
+                                    "% of the budget goes in " + long_w + ". " +
+                                    BudgetLeftTemplate(spec) + " of the budget is left.";
   if (!options.grafana_url.empty()) {
     rule.annotations["dashboard_url"] = options.grafana_url + "/d/" + DashboardUid(spec);
   }
@@ -196,12 +207,12 @@ AlertingRule BudgetExhaustedRule(const api::SloSpec& spec, const GenerateOptions
   AlertingRule rule;
   rule.alert = kBudgetExhaustedAlert;
   rule.expr = OwnSelector(spec, kBudgetRemainingSeries) + " <= 0";
-  rule.labels = spec.alerting.labels;
+  rule.labels = AlertLabels(spec);
   rule.labels["severity"] = spec.alerting.budget_exhausted_severity;
   rule.annotations["summary"] = spec.name + " has spent its whole error budget";
-  rule.annotations["description"] =
-      Describe(spec) + " has no error budget left over the last " +
-      FormatDuration(spec.window) + ": {{ $value | humanizePercentage }} of it remains.";
+  rule.annotations["description"] = Describe(spec) + " has no error budget left over the last " +
+                                    FormatDuration(spec.window) +
+                                    ": {{ $value | humanizePercentage }} of it remains.";
   if (!options.grafana_url.empty()) {
     rule.annotations["dashboard_url"] = options.grafana_url + "/d/" + DashboardUid(spec);
   }
@@ -251,21 +262,23 @@ std::vector<RuleGroup> GenerateRuleGroups(const api::SloSpec& spec,
   if (const auto* ts = std::get_if<api::TimesliceIndicator>(&spec.indicator)) {
     // One sample per slice: 1 when every series of the expression is non-zero, 0 when one is zero
     // or the expression returns nothing.
-    groups.push_back({prefix + "slices", ts->slice,
-                      {{kSliceGoodSeries, "(min((" + ts->good + ")) > bool 0) or on () vector(0)",
-                        labels}},
-                      {}});
+    groups.push_back(
+        {prefix + "slices",
+         ts->slice,
+         {{kSliceGoodSeries, "(min((" + ts->good + ")) > bool 0) or on () vector(0)", labels}},
+         {}});
   }
   RuleGroup short_group{prefix + "short", kShortInterval, {}, {}};
   RuleGroup long_group{prefix + "long", kLongInterval, {}, {}};
   RuleGroup window_group{prefix + "window",
                          spec.window <= Duration::Days(7) ? kLongInterval : Duration::Minutes(2),
-                         {}, {}};
+                         {},
+                         {}};
 
   if (timeslice) {
     short_group.recording_rules.push_back(
-        {kEventsRateSeries, "count_over_time(" + OwnSelector(spec, kSliceGoodSeries) + "[5m]) / 300",
-         labels});
+        {kEventsRateSeries,
+         "count_over_time(" + OwnSelector(spec, kSliceGoodSeries) + "[5m]) / 300", labels});
   } else {
     const RawEvents events(spec);
     short_group.recording_rules.push_back(
@@ -328,9 +341,8 @@ Json RuleGroupsToJson(const std::vector<RuleGroup>& groups) {
   for (const RuleGroup& group : groups) {
     Json rules = Json::array();
     for (const RecordingRule& rule : group.recording_rules) {
-      rules.push_back({{"record", rule.record},
-                       {"expr", rule.expr},
-                       {"labels", LabelsToJson(rule.labels)}});
+      rules.push_back(
+          {{"record", rule.record}, {"expr", rule.expr}, {"labels", LabelsToJson(rule.labels)}});
     }
     for (const AlertingRule& rule : group.alerting_rules) {
       rules.push_back({{"alert", rule.alert},
@@ -349,9 +361,8 @@ Json GeneratePrometheusRule(const api::SloSpec& spec, const GenerateOptions& opt
   auto labels = options.rule_labels;
   labels["app.kubernetes.io/managed-by"] = "nines";
   labels["nines.dev/slo"] = spec.name;
-  Json metadata = {{"name", spec.name},
-                   {"namespace", spec.namespace_name},
-                   {"labels", LabelsToJson(labels)}};
+  Json metadata = {
+      {"name", spec.name}, {"namespace", spec.namespace_name}, {"labels", LabelsToJson(labels)}};
   return {{"apiVersion", "monitoring.coreos.com/v1"},
           {"kind", "PrometheusRule"},
           {"metadata", std::move(metadata)},

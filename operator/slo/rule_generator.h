@@ -3,8 +3,8 @@
 // them. No I/O, no clock: the same spec and options always give byte-identical output.
 //
 // Cost and accuracy: windows of one hour or less read the raw series; every longer window, up to
-// the SLO window, sums recorded 5-minute event counts, so no rule reads raw series over more than an
-// hour, and every ratio is events over events, never an average of ratios. No traffic gives no
+// the SLO window, sums recorded 5-minute event counts, so no rule reads raw series over more than
+// an hour, and every ratio is events over events, never an average of ratios. No traffic gives no
 // ratio at all, never NaN or Inf.
 //
 // Thread-safety: pure functions over values.

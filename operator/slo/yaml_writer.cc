@@ -13,8 +13,8 @@ using Json = nlohmann::ordered_json;
 // Words that YAML 1.1 or 1.2 would read as something other than a string.
 bool IsReservedWord(std::string_view s) {
   static constexpr std::array<std::string_view, 22> kWords = {
-      "true", "false", "yes", "no",  "on",   "off",  "null", "y",    "n",    "~",    "True",
-      "False", "Yes",  "No",  "On",  "Off",  "Null", "TRUE", "FALSE", "NULL", "YES", "NO"};
+      "true",  "false", "yes", "no", "on",  "off",  "null", "y",     "n",    "~",   "True",
+      "False", "Yes",   "No",  "On", "Off", "Null", "TRUE", "FALSE", "NULL", "YES", "NO"};
   return std::find(kWords.begin(), kWords.end(), s) != kWords.end();
 }
 

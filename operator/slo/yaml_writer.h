@@ -1,6 +1,6 @@
 // Deterministic YAML for generated objects: block style, two-space indent, keys in insertion
-// order, strings plain where YAML reads them back unchanged and JSON-quoted otherwise (a JSON string
-// is a valid YAML double-quoted string). The same value always gives the same bytes.
+// order, strings plain where YAML reads them back unchanged and JSON-quoted otherwise (a JSON
+// string is a valid YAML double-quoted string). The same value always gives the same bytes.
 //
 // Thread-safety: pure function.
 #ifndef NINES_SLO_YAML_WRITER_H_

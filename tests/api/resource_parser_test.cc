@@ -91,7 +91,7 @@ TEST(ResourceParserTest, ReadsEveryDocumentAndSkipsOtherKinds) {
   EXPECT_TRUE(parsed.errors.empty());
   EXPECT_EQ(parsed.slos.size(), 2u);
   EXPECT_EQ(parsed.other_documents, 1);
-  EXPECT_EQ(parsed.slos[1].source_line, 17);
+  EXPECT_EQ(parsed.slos[1].source_line, 18);
 }
 
 TEST(ResourceParserTest, AnInvalidDocumentDoesNotStopTheOthers) {
@@ -103,8 +103,9 @@ TEST(ResourceParserTest, AnInvalidDocumentDoesNotStopTheOthers) {
 }
 
 TEST(ResourceParserTest, ReportsBrokenYamlWithItsLine) {
-  EXPECT_EQ(Errors("a: b\nc: [d\n"),
-            std::vector<std::string>{"t.yaml:3: not valid YAML or JSON: end of sequence not found"});
+  EXPECT_EQ(
+      Errors("a: b\nc: [d\n"),
+      std::vector<std::string>{"t.yaml:3: not valid YAML or JSON: end of sequence flow not found"});
 }
 
 TEST(ResourceParserTest, ScalesDefaultTiersForAWeekAndKeepsTheMinimumRateWindow) {
@@ -121,10 +122,10 @@ TEST(ResourceParserTest, ScalesDefaultTiersForAWeekAndKeepsTheMinimumRateWindow)
 }
 
 TEST(ResourceParserTest, LatencyAlertsOnSlowTiersOnlyByDefault) {
-  ParsedResources parsed = ParseResources(
-      Resource("service: a\nobjective: \"99\"\nindicator:\n  latency:\n"
-               "    histogram: h_seconds{job=\"a\"}\n    threshold: 300ms\n"),
-      "t.yaml");
+  ParsedResources parsed =
+      ParseResources(Resource("service: a\nobjective: \"99\"\nindicator:\n  latency:\n"
+                              "    histogram: h_seconds{job=\"a\"}\n    threshold: 300ms\n"),
+                     "t.yaml");
   ASSERT_EQ(parsed.slos.size(), 1u);
   EXPECT_FALSE(parsed.slos[0].alerting.fast_burn.enabled);
   EXPECT_TRUE(parsed.slos[0].alerting.slow_burn.enabled);
@@ -164,40 +165,56 @@ std::vector<ValidationCase> ValidationCases() {
     return Resource(head + ratio + "alerting:\n" + alerting);
   };
   return {
-      {"ObjectiveMissing", Resource("service: a\n" + ratio),
+      {"ObjectiveMissing",
+       Resource("service: a\n" + ratio),
        {"t.yaml:7: spec.objective: is required, e.g. \"99.9\""}},
-      {"ObjectiveAsNumber", Resource("service: a\nobjective: 99.9\n" + ratio),
+      {"ObjectiveAsNumber",
+       Resource("service: a\nobjective: 99.9\n" + ratio),
        {"t.yaml:8: spec.objective: must be a string, e.g. \"99.9\" in quotes, so that no digit "
         "is lost to floating point"}},
-      {"ObjectiveHundred", Resource("service: a\nobjective: \"100\"\n" + ratio),
+      {"ObjectiveHundred",
+       Resource("service: a\nobjective: \"100\"\n" + ratio),
        {"t.yaml:8: spec.objective: must be more than 0 and less than 100, not \"100\""}},
-      {"ObjectiveZero", Resource("service: a\nobjective: \"0\"\n" + ratio),
+      {"ObjectiveZero",
+       Resource("service: a\nobjective: \"0\"\n" + ratio),
        {"t.yaml:8: spec.objective: must be more than 0 and less than 100, not \"0\""}},
-      {"ObjectiveTooManyDecimals", Resource("service: a\nobjective: \"99.999999\"\n" + ratio),
+      {"ObjectiveTooManyDecimals",
+       Resource("service: a\nobjective: \"99.999999\"\n" + ratio),
        {"t.yaml:8: spec.objective: \"99.999999\" has more than 5 decimals"}},
-      {"ObjectiveNotANumber", Resource("service: a\nobjective: \"99.9%\"\n" + ratio),
+      {"ObjectiveNotANumber",
+       Resource("service: a\nobjective: \"99.9%\"\n" + ratio),
        {"t.yaml:8: spec.objective: \"99.9%\" is not a percentage: write it like \"99.9\""}},
-      {"ObjectiveNegative", Resource("service: a\nobjective: \"-5\"\n" + ratio),
+      {"ObjectiveNegative",
+       Resource("service: a\nobjective: \"-5\"\n" + ratio),
        {"t.yaml:8: spec.objective: \"-5\" is not a percentage: write it like \"99.9\""}},
-      {"ServiceMissing", Resource("objective: \"99\"\n" + ratio),
+      {"ServiceMissing",
+       Resource("objective: \"99\"\n" + ratio),
        {"t.yaml:7: spec.service: is required"}},
-      {"ServiceEmpty", Resource("service: \"\"\nobjective: \"99\"\n" + ratio),
+      {"ServiceEmpty",
+       Resource("service: \"\"\nobjective: \"99\"\n" + ratio),
        {"t.yaml:7: spec.service: must not be empty"}},
-      {"DescriptionTooLong", Resource(head + ratio + "description: " + std::string(1025, 'x')),
+      {"DescriptionTooLong",
+       Resource(head + ratio + "description: " + std::string(1025, 'x')),
        {"t.yaml:13: spec.description: must be at most 1024 characters, not 1025"}},
-      {"WindowTooShort", Resource(head + "window: 12h\n" + ratio),
+      {"WindowTooShort",
+       Resource(head + "window: 12h\n" + ratio),
        {"t.yaml:9: spec.window: must be from 1d to 90d, not 12h"}},
-      {"WindowTooLong", Resource(head + "window: 5y\n" + ratio),
+      {"WindowTooLong",
+       Resource(head + "window: 5y\n" + ratio),
        {"t.yaml:9: spec.window: must be from 1d to 90d, not 1825d"}},
-      {"WindowWithoutUnit", Resource(head + "window: \"30\"\n" + ratio),
+      {"WindowWithoutUnit",
+       Resource(head + "window: \"30\"\n" + ratio),
        {"t.yaml:9: spec.window: invalid duration \"30\": the number 30 needs a unit (ms, s, m, "
         "h, d, w, y)"}},
-      {"UnknownSpecField", Resource(head + ratio + "objectve: \"99\"\n"),
+      {"UnknownSpecField",
+       Resource(head + ratio + "objectve: \"99\"\n"),
        {"t.yaml:13: spec.objectve: unknown field \"objectve\" (known fields: service, "
         "description, objective, window, labels, indicator, alerting)"}},
-      {"FieldGivenTwice", Resource(head + ratio + "service: b\n"),
+      {"FieldGivenTwice",
+       Resource(head + ratio + "service: b\n"),
        {"t.yaml:13: spec.service: field given twice"}},
-      {"IndicatorMissing", Resource(head),
+      {"IndicatorMissing",
+       Resource(head),
        {"t.yaml:7: spec.indicator: is required: one of ratio, latency or timeslice"}},
       {"TwoIndicators",
        Resource(head + ratio + "  timeslice:\n    good: up == 1\n"),
@@ -208,7 +225,8 @@ std::vector<ValidationCase> ValidationCases() {
       {"NeitherBadNorGood",
        Resource(head + "indicator:\n  ratio:\n    total: a_total\n"),
        {"t.yaml:11: spec.indicator.ratio: must have one of bad or good"}},
-      {"TotalMissing", Resource(head + "indicator:\n  ratio:\n    bad: a_total\n"),
+      {"TotalMissing",
+       Resource(head + "indicator:\n  ratio:\n    bad: a_total\n"),
        {"t.yaml:11: spec.indicator.ratio.total: is required: the selector of all events"}},
       {"SelectorWithFunction",
        Resource(head + "indicator:\n  ratio:\n    total: rate(a_total[5m])\n    bad: a_total\n"),
@@ -231,8 +249,7 @@ std::vector<ValidationCase> ValidationCases() {
        {"t.yaml:11: spec.indicator.latency.histogram: name the histogram without its _bucket, "
         "_count or _sum suffix"}},
       {"LatencyHistogramWithLe",
-       Resource(head +
-                "indicator:\n  latency:\n    histogram: h{le=\"1\"}\n    threshold: 1s\n"),
+       Resource(head + "indicator:\n  latency:\n    histogram: h{le=\"1\"}\n    threshold: 1s\n"),
        {"t.yaml:11: spec.indicator.latency.histogram: must not match on \"le\": the bucket "
         "comes from threshold"}},
       {"TimesliceSliceTooShort",
@@ -244,26 +261,30 @@ std::vector<ValidationCase> ValidationCases() {
       {"TimesliceBreaksOut",
        Resource(head + "indicator:\n  timeslice:\n    good: up) or (vector(1)\n"),
        {"t.yaml:11: spec.indicator.timeslice.good: unbalanced \")\" at column 3"}},
-      {"LabelNameInvalid", Resource(head + ratio + "labels:\n  1tier: a\n"),
+      {"LabelNameInvalid",
+       Resource(head + ratio + "labels:\n  1tier: a\n"),
        {"t.yaml:14: spec.labels.1tier: \"1tier\" is not a valid label name: use letters, digits "
         "and underscores, not starting with a digit or \"__\", at most 63 characters"}},
-      {"LabelReserved", Resource(head + ratio + "labels:\n  slo: a\n"),
+      {"LabelReserved",
+       Resource(head + ratio + "labels:\n  slo: a\n"),
        {"t.yaml:14: spec.labels.slo: \"slo\" is set by nines and cannot be overridden"}},
-      {"LabelValueEmpty", Resource(head + ratio + "labels:\n  tier: \"\"\n"),
+      {"LabelValueEmpty",
+       Resource(head + ratio + "labels:\n  tier: \"\"\n"),
        {"t.yaml:14: spec.labels.tier: must not be empty"}},
       {"LabelValueTooLong",
        Resource(head + ratio + "labels:\n  tier: " + std::string(129, 'x') + "\n"),
        {"t.yaml:14: spec.labels.tier: must be at most 128 characters, not 129"}},
       {"TooManyLabels",
-       Resource(head + ratio + "labels: {a: x, b: x, c: x, d: x, e: x, f: x, g: x, h: x, i: x, "
-                               "j: x, k: x, l: x, m: x, n: x, o: x, p: x, q: x}\n"),
+       Resource(head + ratio +
+                "labels: {a: x, b: x, c: x, d: x, e: x, f: x, g: x, h: x, i: x, "
+                "j: x, k: x, l: x, m: x, n: x, o: x, p: x, q: x}\n"),
        {"t.yaml:13: spec.labels: must have at most 16 entries"}},
       {"ShortNotShorterThanLong",
        with_alerting("  fastBurn:\n    thresholds:\n    - {burnRate: 10, long: 1h, short: 1h}\n"),
        {"t.yaml:16: spec.alerting.fastBurn.thresholds[0].short: must be shorter than long (1h)"}},
       {"LongBeyondWindow",
        with_alerting("  slowBurn:\n    thresholds:\n    - {burnRate: 1, long: 31d, short: 1d}\n"),
-       {"t.yaml:14: spec.alerting.slowBurn.thresholds[0].long: must be at most the SLO window "
+       {"t.yaml:16: spec.alerting.slowBurn.thresholds[0].long: must be at most the SLO window "
         "(30d)"}},
       {"BurnRateZero",
        with_alerting("  fastBurn:\n    thresholds:\n    - {burnRate: 0, long: 1h, short: 5m}\n"),
@@ -276,23 +297,33 @@ std::vector<ValidationCase> ValidationCases() {
        with_alerting("  fastBurn:\n    thresholds:\n    - {burnRate: 10, long: 1h, short: 1m}\n"),
        {"t.yaml:16: spec.alerting.fastBurn.thresholds[0].short: must be at least the minimum "
         "rate window (2m)"}},
-      {"ThresholdsEmpty", with_alerting("  fastBurn:\n    thresholds: []\n"),
-       {"t.yaml:15: spec.alerting.fastBurn.thresholds: must have from 1 to 6 entries (to turn "
+      {"ThresholdsEmpty",
+       with_alerting("  fastBurn:\n    thresholds: []\n"),
+       {"t.yaml:15: spec.alerting.fastBurn.thresholds: must have from 1 to 4 entries (to turn "
         "these alerts off, set enabled: false)"}},
       {"ThresholdFieldMissing",
        with_alerting("  fastBurn:\n    thresholds:\n    - {burnRate: 10, long: 1h}\n"),
        {"t.yaml:16: spec.alerting.fastBurn.thresholds[0].short: is required"}},
-      {"EnabledNotABoolean", with_alerting("  enabled: \"yes\"\n"),
+      {"TiersWithTheSameWindows",
+       with_alerting("  fastBurn:\n    thresholds:\n    - {burnRate: 10, long: 1h, short: 5m}\n"
+                     "    - {burnRate: 20, long: 1h, short: 5m}\n"),
+       {"t.yaml:17: spec.alerting.fastBurn.thresholds[1]: has the same long and short windows as "
+        "thresholds[0]: give each tier windows of its own"}},
+      {"EnabledNotABoolean",
+       with_alerting("  enabled: \"yes\"\n"),
        {"t.yaml:14: spec.alerting.enabled: must be true or false"}},
-      {"MinEventsNegative", with_alerting("  minEvents: -1\n"),
+      {"MinEventsNegative",
+       with_alerting("  minEvents: -1\n"),
        {"t.yaml:14: spec.alerting.minEvents: must be from 0 to 1000000000"}},
-      {"MinEventsFraction", with_alerting("  minEvents: 1.5\n"),
+      {"MinEventsFraction",
+       with_alerting("  minEvents: 1.5\n"),
        {"t.yaml:14: spec.alerting.minEvents: must be a whole number"}},
       {"AnnotationValueTooLong",
-       with_alerting("  annotations:\n    runbook_url: " + std::string(2049, 'x') + "\n"),
-       {"t.yaml:15: spec.alerting.annotations.runbook_url: must be at most 2048 characters, not "
-        "2049"}},
-      {"SeverityEmpty", with_alerting("  slowBurn:\n    severity: \"\"\n"),
+       with_alerting("  annotations:\n    runbook_url: " + std::string(1025, 'x') + "\n"),
+       {"t.yaml:15: spec.alerting.annotations.runbook_url: must be at most 1024 characters, not "
+        "1025"}},
+      {"SeverityEmpty",
+       with_alerting("  slowBurn:\n    severity: \"\"\n"),
        {"t.yaml:15: spec.alerting.slowBurn.severity: must not be empty"}},
       {"NameInvalid",
        "apiVersion: nines.dev/v1alpha1\nkind: ServiceLevelObjective\nmetadata:\n"
@@ -307,8 +338,9 @@ std::vector<ValidationCase> ValidationCases() {
       {"WrongApiVersion",
        "apiVersion: nines.dev/v1\nkind: ServiceLevelObjective\nmetadata: {name: a}\nspec: {}\n",
        {"t.yaml:1: apiVersion: must be nines.dev/v1alpha1"}},
-      {"SpecMissing", "apiVersion: nines.dev/v1alpha1\nkind: ServiceLevelObjective\n"
-                      "metadata: {name: a}\n",
+      {"SpecMissing",
+       "apiVersion: nines.dev/v1alpha1\nkind: ServiceLevelObjective\n"
+       "metadata: {name: a}\n",
        {"t.yaml:1: spec: is required"}},
       {"SeveralProblemsAtOnce",
        Resource("service: a\nobjective: \"101\"\nwindow: 1h\n" + ratio),

@@ -16,14 +16,14 @@ namespace fs = std::filesystem;
 
 const fs::path kSource = NINES_SOURCE_DIR;
 
-struct Run {
+struct CommandRun {
   int code = 0;
   std::string out;
   std::string err;
 };
 
-Run Nines(const std::vector<std::string>& args, const std::string& stdin_text = "",
-          const std::map<std::string, std::string>& env = {}) {
+CommandRun Nines(const std::vector<std::string>& args, const std::string& stdin_text = "",
+                 const std::map<std::string, std::string>& env = {}) {
   std::istringstream in(stdin_text);
   std::ostringstream out;
   std::ostringstream err;
@@ -31,7 +31,7 @@ Run Nines(const std::vector<std::string>& args, const std::string& stdin_text = 
           auto it = env.find(name);
           return it == env.end() ? nullptr : it->second.c_str();
         }};
-  Run run;
+  CommandRun run;
   run.code = RunNines(args, io);
   run.out = out.str();
   run.err = err.str();
@@ -46,7 +46,8 @@ std::string ReadFile(const fs::path& path) {
 }
 
 fs::path TempDir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("nines-test-" + name + "-" + std::to_string(getpid()));
+  fs::path dir =
+      fs::temp_directory_path() / ("nines-test-" + name + "-" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -61,7 +62,7 @@ TEST(GoldenTest, EveryExampleGeneratesItsGoldenFile) {
     if (entry.path().extension() != ".yaml") continue;
     ++examples;
     const fs::path golden = kSource / "tests/golden" / entry.path().filename();
-    Run run = Nines({"generate", "-f", entry.path().string()});
+    CommandRun run = Nines({"generate", "-f", entry.path().string()});
     ASSERT_EQ(run.code, 0) << entry.path() << "\n" << run.err;
     if (update) {
       fs::create_directories(golden.parent_path());
@@ -69,17 +70,22 @@ TEST(GoldenTest, EveryExampleGeneratesItsGoldenFile) {
       continue;
     }
     ASSERT_TRUE(fs::exists(golden)) << golden << " is missing: run with NINES_UPDATE_GOLDEN=1";
-    EXPECT_EQ(run.out, ReadFile(golden))
-        << entry.path() << " no longer generates " << golden
-        << "; if the change is intended, run with NINES_UPDATE_GOLDEN=1 and review the diff";
+    if (run.out != ReadFile(golden)) {
+      const fs::path actual =
+          fs::temp_directory_path() / ("nines-actual-" + entry.path().filename().string());
+      std::ofstream(actual) << run.out;
+      ADD_FAILURE() << entry.path() << " no longer generates its golden file; see\n  diff -u "
+                    << golden << " " << actual
+                    << "\nif the change is intended, run with NINES_UPDATE_GOLDEN=1 and review it";
+    }
   }
   EXPECT_GE(examples, 8);
 }
 
 TEST(GenerateTest, OutputIsByteIdenticalRunToRun) {
   const std::string examples = (kSource / "examples").string();
-  Run first = Nines({"generate", "-f", examples});
-  Run second = Nines({"generate", "-f", examples});
+  CommandRun first = Nines({"generate", "-f", examples});
+  CommandRun second = Nines({"generate", "-f", examples});
   ASSERT_EQ(first.code, 0) << first.err;
   EXPECT_EQ(first.out, second.out);
   EXPECT_FALSE(first.out.empty());
@@ -87,16 +93,17 @@ TEST(GenerateTest, OutputIsByteIdenticalRunToRun) {
 
 TEST(GenerateTest, ReadsStandardInput) {
   const std::string text = ReadFile(kSource / "examples/availability.yaml");
-  Run from_stdin = Nines({"generate", "-f", "-"}, text);
-  Run from_file = Nines({"generate", "-f", (kSource / "examples/availability.yaml").string()});
+  CommandRun from_stdin = Nines({"generate", "-f", "-"}, text);
+  CommandRun from_file =
+      Nines({"generate", "-f", (kSource / "examples/availability.yaml").string()});
   ASSERT_EQ(from_stdin.code, 0) << from_stdin.err;
   EXPECT_EQ(from_stdin.out, from_file.out);
 }
 
 TEST(GenerateTest, WritesOneFilePerObjectiveIntoTheOutputFolder) {
   const fs::path dir = TempDir("out");
-  Run run = Nines({"generate", "-f", (kSource / "examples/multi-document.yaml").string(), "-o",
-                   dir.string()});
+  CommandRun run = Nines(
+      {"generate", "-f", (kSource / "examples/multi-document.yaml").string(), "-o", dir.string()});
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_TRUE(fs::exists(dir / "edge/gateway-availability.yaml"));
   EXPECT_TRUE(fs::exists(dir / "edge/gateway-fast-and-successful.yaml"));
@@ -111,10 +118,10 @@ TEST(GenerateTest, InvalidInputWritesNothing) {
                            "---\napiVersion: nines.dev/v1alpha1\nkind: ServiceLevelObjective\n"
                            "metadata: {name: broken}\nspec: {service: a, objective: \"100\", "
                            "indicator: {ratio: {total: a, bad: b}}}\n";
-  Run run = Nines({"generate", "-f", "-", "-o", dir.string()}, text);
+  CommandRun run = Nines({"generate", "-f", "-", "-o", dir.string()}, text);
   EXPECT_EQ(run.code, 1);
   EXPECT_EQ(run.out, "");
-  EXPECT_NE(run.err.find("<stdin>:29: spec.objective: must be more than 0 and less than 100"),
+  EXPECT_NE(run.err.find("<stdin>:31: spec.objective: must be more than 0 and less than 100"),
             std::string::npos)
       << run.err;
   EXPECT_TRUE(fs::is_empty(dir)) << "a failed generate must not write a partial output";
@@ -122,7 +129,8 @@ TEST(GenerateTest, InvalidInputWritesNothing) {
 }
 
 TEST(GenerateTest, RuleFileFormatIsAPlainPrometheusRuleFile) {
-  Run run = Nines({"generate", "--format", "rulefile", "-f", (kSource / "examples").string()});
+  CommandRun run =
+      Nines({"generate", "--format", "rulefile", "-f", (kSource / "examples").string()});
   ASSERT_EQ(run.code, 0) << run.err;
   const YAML::Node file = YAML::Load(run.out);
   ASSERT_TRUE(file["groups"].IsSequence());
@@ -134,23 +142,23 @@ TEST(GenerateTest, RuleFileFormatIsAPlainPrometheusRuleFile) {
 
 TEST(GenerateTest, RuleLabelsAndGrafanaUrlComeFromFlagsOrEnvironment) {
   const std::string path = (kSource / "examples/availability.yaml").string();
-  Run run = Nines({"generate", "-f", path}, "",
-                  {{"NINES_RULE_LABEL", "release=kps,team=sre"},
-                   {"NINES_GRAFANA_URL", "https://grafana.example/"}});
+  CommandRun run = Nines({"generate", "-f", path}, "",
+                         {{"NINES_RULE_LABEL", "release=kps,team=sre"},
+                          {"NINES_GRAFANA_URL", "https://grafana.example/"}});
   ASSERT_EQ(run.code, 0) << run.err;
   const YAML::Node rule = YAML::Load(run.out);
   EXPECT_EQ(rule["metadata"]["labels"]["release"].as<std::string>(), "kps");
   EXPECT_EQ(rule["metadata"]["labels"]["team"].as<std::string>(), "sre");
   EXPECT_NE(run.out.find("dashboard_url: https://grafana.example/d/slo-"), std::string::npos);
-  Run flag = Nines({"generate", "-f", path, "--rule-label", "release=other"}, "",
-                   {{"NINES_RULE_LABEL", "release=kps"}});
+  CommandRun flag = Nines({"generate", "-f", path, "--rule-label", "release=other"}, "",
+                          {{"NINES_RULE_LABEL", "release=kps"}});
   EXPECT_EQ(YAML::Load(flag.out)["metadata"]["labels"]["release"].as<std::string>(), "other")
       << "a flag wins over the environment";
 }
 
 TEST(GenerateTest, SameObjectiveTwiceIsAnError) {
   const std::string path = (kSource / "examples/availability.yaml").string();
-  Run run = Nines({"generate", "-f", path, "-f", path});
+  CommandRun run = Nines({"generate", "-f", path, "-f", path});
   EXPECT_EQ(run.code, 1);
   EXPECT_NE(run.err.find("metadata.name: \"shop/checkout-availability\" is defined twice"),
             std::string::npos)
@@ -161,8 +169,8 @@ TEST(ValidateTest, PrintsFileLineFieldAndMessageAndExitsOne) {
   const std::string text =
       "apiVersion: nines.dev/v1alpha1\nkind: ServiceLevelObjective\nmetadata: {name: a}\n"
       "spec:\n  service: a\n  objective: \"99.9\"\n  indicator:\n    ratio:\n"
-      "      total: a_total\n      bad: a_total{code=~\"5..\"\n";
-  Run run = Nines({"validate", "-f", "-"}, text);
+      "      total: a_total\n      bad: a_total{code=~\"5..}\n";
+  CommandRun run = Nines({"validate", "-f", "-"}, text);
   EXPECT_EQ(run.code, 1);
   EXPECT_EQ(run.out,
             "<stdin>:10: spec.indicator.ratio.bad: unbalanced quote in the value of label "
@@ -170,7 +178,7 @@ TEST(ValidateTest, PrintsFileLineFieldAndMessageAndExitsOne) {
 }
 
 TEST(ValidateTest, AcceptsEveryExample) {
-  Run run = Nines({"validate", "-f", (kSource / "examples").string()});
+  CommandRun run = Nines({"validate", "-f", (kSource / "examples").string()});
   EXPECT_EQ(run.code, 0) << run.out << run.err;
   EXPECT_EQ(run.out, "");
   EXPECT_NE(run.err.find("9 ServiceLevelObjectives valid in 8 files"), std::string::npos)
@@ -178,34 +186,34 @@ TEST(ValidateTest, AcceptsEveryExample) {
 }
 
 TEST(ValidateTest, MissingFileIsAUsageError) {
-  Run run = Nines({"validate", "-f", "/nonexistent/slo.yaml"});
+  CommandRun run = Nines({"validate", "-f", "/nonexistent/slo.yaml"});
   EXPECT_EQ(run.code, 2);
   EXPECT_EQ(run.err, "nines: /nonexistent/slo.yaml: no such file or folder\n");
 }
 
 TEST(CliTest, EveryCommandHasHelp) {
   for (const char* command : {"generate", "validate", "version"}) {
-    Run run = Nines({command, "--help"});
+    CommandRun run = Nines({command, "--help"});
     EXPECT_EQ(run.code, 0) << command;
     EXPECT_NE(run.out.find(std::string("Usage: nines ") + command), std::string::npos) << command;
   }
-  Run top = Nines({"--help"});
+  CommandRun top = Nines({"--help"});
   EXPECT_EQ(top.code, 0);
   EXPECT_NE(top.out.find("generate"), std::string::npos);
-  Run generate_help = Nines({"generate", "--help"});
+  CommandRun generate_help = Nines({"generate", "--help"});
   EXPECT_NE(generate_help.out.find("[$NINES_MIN_RATE_WINDOW]"), std::string::npos);
 }
 
 TEST(CliTest, UnknownCommandsAndFlagsAreUsageErrors) {
   EXPECT_EQ(Nines({"frobnicate"}).code, 2);
-  Run run = Nines({"generate", "--no-such-flag"});
+  CommandRun run = Nines({"generate", "--no-such-flag"});
   EXPECT_EQ(run.code, 2);
   EXPECT_EQ(run.err, "nines: unknown flag --no-such-flag (see nines generate --help)\n");
   EXPECT_EQ(Nines({"generate", "examples/x.yaml"}).code, 2);
 }
 
 TEST(CliTest, VersionNamesTheApi) {
-  Run run = Nines({"version"});
+  CommandRun run = Nines({"version"});
   EXPECT_EQ(run.code, 0);
   EXPECT_EQ(run.out.rfind("nines ", 0), 0u);
   EXPECT_NE(run.out.find("nines.dev/v1alpha1"), std::string::npos);

@@ -11,4 +11,4 @@ for example in examples/*.yaml; do
   "$nines" generate --format rulefile -f "$example" >"$out/$name.rules.yaml"
 done
 "$nines" generate --format rulefile -f examples >"$out/all.rules.yaml"
-promtool check rules "$out"/*.rules.yaml
+promtool check rules --lint=all --lint-fatal "$out"/*.rules.yaml

@@ -22,10 +22,11 @@ TEST(YamlWriterTest, WritesBlockStyleInInsertionOrder) {
 }
 
 TEST(YamlWriterTest, QuotesWhatYamlWouldReadAsSomethingElse) {
-  for (const char* text : {"1", "0.999", "true", "no", "on", "null", "~", "1e3", "-1", "1:30",
-                           "", " lead", "trail ", "a: b", "a #b", "#x", "- x", "{x}", "[x]",
-                           "*x", "&x", "!x", "%x", "@x", "`x", "'x", "\"x", "|x", ">x", "line\nbreak",
-                           "caf\xc3\xa9", "?x", "x:"}) {
+  for (const char* text :
+       {"1",    "0.999", "true",        "no",          "on",   "null", "~",  "1e3", "-1",
+        "1:30", "",      " lead",       "trail ",      "a: b", "a #b", "#x", "- x", "{x}",
+        "[x]",  "*x",    "&x",          "!x",          "%x",   "@x",   "`x", "'x",  "\"x",
+        "|x",   ">x",    "line\nbreak", "caf\xc3\xa9", "?x",   "x:"}) {
     const std::string yaml = RenderYaml(Json{{"k", text}});
     const YAML::Node back = YAML::Load(yaml);
     EXPECT_EQ(back["k"].as<std::string>(), text) << yaml;
