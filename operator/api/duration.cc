@@ -3,6 +3,8 @@
 #include <array>
 #include <limits>
 
+#include "operator/api/selector.h"
+
 namespace nines::api {
 namespace {
 
@@ -28,7 +30,7 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 Result<Duration> ParseDuration(std::string_view text) {
   if (text.empty()) return InvalidArgumentError("empty duration");
-  const std::string quoted = "\"" + std::string(text) + "\"";
+  const std::string quoted = QuotePromQLString(text);
   int64_t total = 0;
   size_t pos = 0;
   size_t next_unit = 0;  // units must come in kUnits order, each at most once

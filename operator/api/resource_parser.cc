@@ -29,7 +29,8 @@ bool IsDnsLabel(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-'; });
 }
 
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+// Quoted and escaped, so that a message stays one printable line whatever the input held.
+std::string Quote(std::string_view s) { return QuotePromQLString(s); }
 
 // Checks that an expression taken as written cannot reach outside the parentheses it will be
 // wrapped in: brackets balance and strings close. Prometheus's own parser checks the rest.
@@ -751,7 +752,7 @@ std::string Objective::BudgetRatioText() const {
 }
 
 Result<Objective> ParseObjective(std::string_view text) {
-  const std::string quoted = "\"" + std::string(text) + "\"";
+  const std::string quoted = Quote(text);
   size_t dot = text.find('.');
   std::string_view whole = text.substr(0, dot);
   std::string_view fraction = dot == std::string_view::npos ? "" : text.substr(dot + 1);

@@ -113,6 +113,24 @@ void AppendUtf8(char32_t rune, std::string* out) {
   }
 }
 
+// The escape that QuotePromQLString writes for `c`, if it has a short one.
+std::string_view ShortEscape(unsigned char c) {
+  switch (c) {
+    case '"':
+      return "\\\"";
+    case '\\':
+      return "\\\\";
+    case '\n':
+      return "\\n";
+    case '\r':
+      return "\\r";
+    case '\t':
+      return "\\t";
+    default:
+      return {};
+  }
+}
+
 void AppendHexByte(unsigned char byte, std::string* out) {
   constexpr std::string_view kDigits = "0123456789abcdef";
   out->append("\\x");
@@ -133,171 +151,33 @@ constexpr std::array<std::string_view, 36> kUnicodeCategories = {
     "Pi", "Po", "Ps", "S",  "Sc", "Sk", "Sm", "So", "Z",  "Zl", "Zp", "Zs",
 };
 
+// clang-format off
 constexpr std::array<std::string_view, 163> kUnicodeScripts = {
-    "Adlam",
-    "Ahom",
-    "Anatolian_Hieroglyphs",
-    "Arabic",
-    "Armenian",
-    "Avestan",
-    "Balinese",
-    "Bamum",
-    "Bassa_Vah",
-    "Batak",
-    "Bengali",
-    "Bhaiksuki",
-    "Bopomofo",
-    "Brahmi",
-    "Braille",
-    "Buginese",
-    "Buhid",
-    "Canadian_Aboriginal",
-    "Carian",
-    "Caucasian_Albanian",
-    "Chakma",
-    "Cham",
-    "Cherokee",
-    "Chorasmian",
-    "Common",
-    "Coptic",
-    "Cuneiform",
-    "Cypriot",
-    "Cypro_Minoan",
-    "Cyrillic",
-    "Deseret",
-    "Devanagari",
-    "Dives_Akuru",
-    "Dogra",
-    "Duployan",
-    "Egyptian_Hieroglyphs",
-    "Elbasan",
-    "Elymaic",
-    "Ethiopic",
-    "Georgian",
-    "Glagolitic",
-    "Gothic",
-    "Grantha",
-    "Greek",
-    "Gujarati",
-    "Gunjala_Gondi",
-    "Gurmukhi",
-    "Han",
-    "Hangul",
-    "Hanifi_Rohingya",
-    "Hanunoo",
-    "Hatran",
-    "Hebrew",
-    "Hiragana",
-    "Imperial_Aramaic",
-    "Inherited",
-    "Inscriptional_Pahlavi",
-    "Inscriptional_Parthian",
-    "Javanese",
-    "Kaithi",
-    "Kannada",
-    "Katakana",
-    "Kawi",
-    "Kayah_Li",
-    "Kharoshthi",
-    "Khitan_Small_Script",
-    "Khmer",
-    "Khojki",
-    "Khudawadi",
-    "Lao",
-    "Latin",
-    "Lepcha",
-    "Limbu",
-    "Linear_A",
-    "Linear_B",
-    "Lisu",
-    "Lycian",
-    "Lydian",
-    "Mahajani",
-    "Makasar",
-    "Malayalam",
-    "Mandaic",
-    "Manichaean",
-    "Marchen",
-    "Masaram_Gondi",
-    "Medefaidrin",
-    "Meetei_Mayek",
-    "Mende_Kikakui",
-    "Meroitic_Cursive",
-    "Meroitic_Hieroglyphs",
-    "Miao",
-    "Modi",
-    "Mongolian",
-    "Mro",
-    "Multani",
-    "Myanmar",
-    "Nabataean",
-    "Nag_Mundari",
-    "Nandinagari",
-    "New_Tai_Lue",
-    "Newa",
-    "Nko",
-    "Nushu",
-    "Nyiakeng_Puachue_Hmong",
-    "Ogham",
-    "Ol_Chiki",
-    "Old_Hungarian",
-    "Old_Italic",
-    "Old_North_Arabian",
-    "Old_Permic",
-    "Old_Persian",
-    "Old_Sogdian",
-    "Old_South_Arabian",
-    "Old_Turkic",
-    "Old_Uyghur",
-    "Oriya",
-    "Osage",
-    "Osmanya",
-    "Pahawh_Hmong",
-    "Palmyrene",
-    "Pau_Cin_Hau",
-    "Phags_Pa",
-    "Phoenician",
-    "Psalter_Pahlavi",
-    "Rejang",
-    "Runic",
-    "Samaritan",
-    "Saurashtra",
-    "Sharada",
-    "Shavian",
-    "Siddham",
-    "SignWriting",
-    "Sinhala",
-    "Sogdian",
-    "Sora_Sompeng",
-    "Soyombo",
-    "Sundanese",
-    "Syloti_Nagri",
-    "Syriac",
-    "Tagalog",
-    "Tagbanwa",
-    "Tai_Le",
-    "Tai_Tham",
-    "Tai_Viet",
-    "Takri",
-    "Tamil",
-    "Tangsa",
-    "Tangut",
-    "Telugu",
-    "Thaana",
-    "Thai",
-    "Tibetan",
-    "Tifinagh",
-    "Tirhuta",
-    "Toto",
-    "Ugaritic",
-    "Vai",
-    "Vithkuqi",
-    "Wancho",
-    "Warang_Citi",
-    "Yezidi",
-    "Yi",
+    "Adlam", "Ahom", "Anatolian_Hieroglyphs", "Arabic", "Armenian", "Avestan", "Balinese", "Bamum",
+    "Bassa_Vah", "Batak", "Bengali", "Bhaiksuki", "Bopomofo", "Brahmi", "Braille", "Buginese",
+    "Buhid", "Canadian_Aboriginal", "Carian", "Caucasian_Albanian", "Chakma", "Cham", "Cherokee",
+    "Chorasmian", "Common", "Coptic", "Cuneiform", "Cypriot", "Cypro_Minoan", "Cyrillic", "Deseret",
+    "Devanagari", "Dives_Akuru", "Dogra", "Duployan", "Egyptian_Hieroglyphs", "Elbasan", "Elymaic",
+    "Ethiopic", "Georgian", "Glagolitic", "Gothic", "Grantha", "Greek", "Gujarati", "Gunjala_Gondi",
+    "Gurmukhi", "Han", "Hangul", "Hanifi_Rohingya", "Hanunoo", "Hatran", "Hebrew", "Hiragana",
+    "Imperial_Aramaic", "Inherited", "Inscriptional_Pahlavi", "Inscriptional_Parthian", "Javanese",
+    "Kaithi", "Kannada", "Katakana", "Kawi", "Kayah_Li", "Kharoshthi", "Khitan_Small_Script",
+    "Khmer", "Khojki", "Khudawadi", "Lao", "Latin", "Lepcha", "Limbu", "Linear_A", "Linear_B",
+    "Lisu", "Lycian", "Lydian", "Mahajani", "Makasar", "Malayalam", "Mandaic", "Manichaean",
+    "Marchen", "Masaram_Gondi", "Medefaidrin", "Meetei_Mayek", "Mende_Kikakui", "Meroitic_Cursive",
+    "Meroitic_Hieroglyphs", "Miao", "Modi", "Mongolian", "Mro", "Multani", "Myanmar", "Nabataean",
+    "Nag_Mundari", "Nandinagari", "New_Tai_Lue", "Newa", "Nko", "Nushu", "Nyiakeng_Puachue_Hmong",
+    "Ogham", "Ol_Chiki", "Old_Hungarian", "Old_Italic", "Old_North_Arabian", "Old_Permic",
+    "Old_Persian", "Old_Sogdian", "Old_South_Arabian", "Old_Turkic", "Old_Uyghur", "Oriya", "Osage",
+    "Osmanya", "Pahawh_Hmong", "Palmyrene", "Pau_Cin_Hau", "Phags_Pa", "Phoenician",
+    "Psalter_Pahlavi", "Rejang", "Runic", "Samaritan", "Saurashtra", "Sharada", "Shavian",
+    "Siddham", "SignWriting", "Sinhala", "Sogdian", "Sora_Sompeng", "Soyombo", "Sundanese",
+    "Syloti_Nagri", "Syriac", "Tagalog", "Tagbanwa", "Tai_Le", "Tai_Tham", "Tai_Viet", "Takri",
+    "Tamil", "Tangsa", "Tangut", "Telugu", "Thaana", "Thai", "Tibetan", "Tifinagh", "Tirhuta",
+    "Toto", "Ugaritic", "Vai", "Vithkuqi", "Wancho", "Warang_Citi", "Yezidi", "Yi",
     "Zanabazar_Square",
 };
+// clang-format on
 
 constexpr std::array<std::string_view, 14> kPosixClasses = {
     "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph",
@@ -347,8 +227,8 @@ constexpr int kMaxRepeat = 1000;
 constexpr int kMaxCaptureDepth = 1000;
 
 // The weight of an expression is the largest number of copies of one atom that the counted
-// repetitions around it make (Go's repeatIsValid). An {n,m} on an expression of weight w weighs
-// max(n or m) * w; Go rejects a counted repetition that would weigh more than 1000.
+// repetitions in it make (Go's repeatIsValid). {n,m} or {n} on an expression of weight w weighs
+// m*w or n*w, and {n,} weighs n*w; Go rejects a counted repetition that would weigh over 1000.
 int RepeatedWeight(int min, int max, int sub_weight) {
   if (max == 0) return 1;  // x{0} matches only the empty string: its insides do not count
   const int times = max < 0 ? min : max;
@@ -603,12 +483,12 @@ bool RegexChecker::TryParseRepeatCount(RepeatCount* count) {
 // A decimal number without leading zeros at pos_, or -1 (consuming nothing) if there is none.
 // Numbers past kMaxRepeat saturate at kMaxRepeat + 1, which is all the caller needs to know.
 int RegexChecker::ParseRepeatNumber() {
-  if (AtEnd() || !IsAsciiDigit(pattern_[pos_])) return -1;
-  if (pattern_[pos_] == '0' && pos_ + 1 < pattern_.size() && IsAsciiDigit(pattern_[pos_ + 1])) {
+  if (AtEnd() || !IsAsciiDigit(Byte(pos_))) return -1;
+  if (pattern_[pos_] == '0' && pos_ + 1 < pattern_.size() && IsAsciiDigit(Byte(pos_ + 1))) {
     return -1;
   }
   int value = 0;
-  while (!AtEnd() && IsAsciiDigit(pattern_[pos_])) {
+  while (!AtEnd() && IsAsciiDigit(Byte(pos_))) {
     value = std::min(value * 10 + (pattern_[pos_] - '0'), kMaxRepeat + 1);
     ++pos_;
   }
@@ -644,8 +524,8 @@ void RegexChecker::ParseQuotedLiteral() {
   pos_ += 2;
   const size_t end = pattern_.find("\\E", pos_);
   const size_t literal_end = end == kNone ? pattern_.size() : end;
-  if (literal_end > pos_)
-    PushAtom();  // \Q\E adds nothing, so a repetition after it has no argument
+  // An empty \Q\E adds nothing, so a repetition right after it has no argument.
+  if (literal_end > pos_) PushAtom();
   pos_ = end == kNone ? pattern_.size() : end + 2;
 }
 
@@ -857,6 +737,7 @@ class SelectorParser {
   std::string Describe(size_t pos) const;
   Status Unexpected(size_t pos, std::string_view hint) const;
   static Status Unclosed(size_t brace);
+  static Status InvalidEscape(size_t backslash, std::string_view label, std::string_view reason);
 
   Status ParseMetricName(std::string* metric);
   Status ParseMatchers(std::vector<LabelMatcher>* matchers);
@@ -865,6 +746,8 @@ class SelectorParser {
   Status ParseMatchOp(std::string_view label, MatchOp* op);
   Status ParseValue(std::string_view label, std::string* value);
   Status ParseEscape(char quote, size_t open_quote, std::string_view label, std::string* value);
+  Status ParseNumericEscape(size_t backslash, std::string_view label, std::string* value);
+  bool ReadDigits(int count, char32_t base, char32_t* number);
   Status RejectTrailing() const;
 
   std::string_view text_;
@@ -1048,65 +931,79 @@ Status SelectorParser::ParseEscape(char quote, size_t open_quote, std::string_vi
   if (AtEnd()) {
     return InvalidArgumentError("unbalanced quote in " + LabelValue(label) + Column(open_quote));
   }
-  const auto invalid = [&](std::string_view reason) {
-    return InvalidArgumentError("invalid escape sequence in " + LabelValue(label) +
-                                Column(backslash) + ": " + std::string(reason));
-  };
-  // Reads exactly `count` digits in `base` into `*number`.
-  const auto read_digits = [&](int count, char32_t base, char32_t* number) {
-    *number = 0;
-    for (int i = 0; i < count; ++i) {
-      const int digit = AtEnd() ? -1 : HexDigitValue(static_cast<unsigned char>(text_[pos_]));
-      if (digit < 0 || static_cast<char32_t>(digit) >= base) return false;
-      *number = *number * base + static_cast<char32_t>(digit);
-      ++pos_;
-    }
-    return true;
-  };
   const char c = text_[pos_++];
   if (c == quote || c == '\\') {
     value->push_back(c);
     return Status::Ok();
   }
-  constexpr std::string_view kSimple = "abfnrtv";
-  constexpr std::string_view kSimpleValues = "\a\b\f\n\r\t\v";
-  if (const size_t simple = kSimple.find(c); simple != kNone) {
-    value->push_back(kSimpleValues[simple]);
+  constexpr std::string_view kLetters = "abfnrtv";
+  constexpr std::string_view kControls = "\a\b\f\n\r\t\v";
+  if (const size_t letter = kLetters.find(c); letter != kNone) {
+    value->push_back(kControls[letter]);
     return Status::Ok();
   }
-  char32_t number = 0;
-  switch (c) {
-    case 'x':
-      if (!read_digits(2, 16, &number)) return invalid("\\x needs 2 hex digits");
-      value->push_back(static_cast<char>(number));  // a byte, not a code point
-      return Status::Ok();
-    case 'u':
-    case 'U': {
-      const int count = c == 'u' ? 4 : 8;
-      if (!read_digits(count, 16, &number)) {
-        return invalid(c == 'u' ? "\\u needs 4 hex digits" : "\\U needs 8 hex digits");
-      }
-      if (number > kMaxRune || IsSurrogate(number)) return invalid("not a Unicode code point");
-      AppendUtf8(number, value);
-      return Status::Ok();
-    }
-    default:
-      break;
-  }
-  if (IsOctalDigit(static_cast<unsigned char>(c))) {
-    --pos_;  // the first digit is part of the number
-    if (!read_digits(3, 8, &number) || number > 0xFF) {
-      return invalid("an octal escape needs 3 digits up to \\377");
-    }
-    value->push_back(static_cast<char>(number));
-    return Status::Ok();
+  if (c == 'x' || c == 'u' || c == 'U' || IsOctalDigit(static_cast<unsigned char>(c))) {
+    return ParseNumericEscape(backslash, label, value);
   }
   // The usual mistake is a regular expression escape such as \d in a double-quoted string.
   if (IsPrintableAscii(static_cast<unsigned char>(c))) {
-    return invalid(std::string("\\") + c + " is not a string escape; write \\\\" + c +
-                   ", or back-quote the value");
+    return InvalidEscape(backslash, label,
+                         std::string("\\") + c + " is not a string escape; write \\\\" + c +
+                             ", or back-quote the value");
   }
-  return invalid("unknown escape");
+  return InvalidEscape(backslash, label, "unknown escape");
+}
+
+// \ooo, \xhh, \uhhhh or \Uhhhhhhhh at `backslash`. Octal and \x escapes make a byte (possibly
+// half of a UTF-8 sequence), \u and \U a code point.
+Status SelectorParser::ParseNumericEscape(size_t backslash, std::string_view label,
+                                          std::string* value) {
+  pos_ = backslash + 1;
+  const char kind = text_[pos_];
+  if (IsOctalDigit(static_cast<unsigned char>(kind))) {
+    char32_t byte = 0;
+    if (!ReadDigits(3, 8, &byte) || byte > 0xFF) {
+      return InvalidEscape(backslash, label, "an octal escape needs 3 digits up to \\377");
+    }
+    value->push_back(static_cast<char>(byte));
+    return Status::Ok();
+  }
+  ++pos_;
+  if (kind == 'x') {
+    char32_t byte = 0;
+    if (!ReadDigits(2, 16, &byte)) return InvalidEscape(backslash, label, "\\x needs 2 hex digits");
+    value->push_back(static_cast<char>(byte));
+    return Status::Ok();
+  }
+  const int count = kind == 'u' ? 4 : 8;
+  char32_t rune = 0;
+  if (!ReadDigits(count, 16, &rune)) {
+    return InvalidEscape(backslash, label,
+                         kind == 'u' ? "\\u needs 4 hex digits" : "\\U needs 8 hex digits");
+  }
+  if (rune > kMaxRune || IsSurrogate(rune)) {
+    return InvalidEscape(backslash, label, "not a Unicode code point");
+  }
+  AppendUtf8(rune, value);
+  return Status::Ok();
+}
+
+// Reads exactly `count` digits in `base` (8 or 16) into `*number`.
+bool SelectorParser::ReadDigits(int count, char32_t base, char32_t* number) {
+  *number = 0;
+  for (int i = 0; i < count; ++i) {
+    const int digit = AtEnd() ? -1 : HexDigitValue(static_cast<unsigned char>(text_[pos_]));
+    if (digit < 0 || static_cast<char32_t>(digit) >= base) return false;
+    *number = *number * base + static_cast<char32_t>(digit);
+    ++pos_;
+  }
+  return true;
+}
+
+Status SelectorParser::InvalidEscape(size_t backslash, std::string_view label,
+                                     std::string_view reason) {
+  return InvalidArgumentError("invalid escape sequence in " + LabelValue(label) +
+                              Column(backslash) + ": " + std::string(reason));
 }
 
 Status SelectorParser::RejectTrailing() const {
@@ -1162,29 +1059,10 @@ std::string QuotePromQLString(std::string_view value) {
   size_t pos = 0;
   while (pos < value.size()) {
     const auto c = static_cast<unsigned char>(value[pos]);
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        ++pos;
-        continue;
-      case '\\':
-        out.append("\\\\");
-        ++pos;
-        continue;
-      case '\n':
-        out.append("\\n");
-        ++pos;
-        continue;
-      case '\r':
-        out.append("\\r");
-        ++pos;
-        continue;
-      case '\t':
-        out.append("\\t");
-        ++pos;
-        continue;
-      default:
-        break;
+    if (const std::string_view escape = ShortEscape(c); !escape.empty()) {
+      out.append(escape);
+      ++pos;
+      continue;
     }
     if (c < 0x20 || c == 0x7f) {  // other control characters
       AppendHexByte(c, &out);

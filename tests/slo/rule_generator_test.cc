@@ -305,9 +305,10 @@ TEST(RuleGeneratorTest, TheLargestValidResourceStaysUnder512KiB) {
     alert_labels += "        " + name.substr(0, 62) + "y: " + long_text('v', 128) + "\n";
     if (i < 8) annotations += "        " + name + ": " + long_text('v', 1024) + "\n";
   }
-  std::string selector = "m" + long_text('m', 62) + "{";
+  std::string selector = std::string("m").append(long_text('m', 62)).append("{");
   for (int i = 0; i < 16; ++i) {
-    selector += "l" + std::to_string(i) + long_text('l', 20) + "=~\"" + long_text('v', 32) + "\",";
+    selector.append("l").append(std::to_string(i)).append(long_text('l', 20)).append("=~\"");
+    selector.append(long_text('v', 32)).append("\",");
   }
   selector += "}";
   ASSERT_LE(selector.size(), api::kMaxSelectorLength);
