@@ -1,5 +1,6 @@
 #include "operator/api/resource_parser.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <cmath>
 #include <optional>
 #include <set>
+#include <sstream>
 
 namespace nines::api {
 namespace {
@@ -735,6 +737,54 @@ std::optional<SloSpec> DecodeSlo(Decoder& d, const YAML::Node& doc, std::string_
   return spec;
 }
 
+// Walks a stream's documents without building them, noting where each starts.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { last_start_ = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  const YAML::Mark& last_start() const { return last_start_; }
+
+ private:
+  YAML::Mark last_start_ = YAML::Mark::null_mark();
+};
+
+// yaml-cpp 0.7's LoadAll never returns on a stream whose next token starts no document (a stray
+// "," at the top level): it yields empty documents forever without consuming input. A stream has
+// at most one document more than it has lines starting with `---` or `...`, so the documents are
+// counted first, under that bound; LoadAll runs the same loop and so ends too once this passes.
+// Throws YAML::Exception for a syntax error, as LoadAll would.
+std::optional<FieldError> CheckStreamEnds(std::string_view text, std::string_view file) {
+  size_t bound = 1;
+  for (size_t at = 0; at < text.size();) {
+    if (text.compare(at, 3, "---") == 0 || text.compare(at, 3, "...") == 0) ++bound;
+    const size_t newline = text.find('\n', at);
+    at = newline == std::string_view::npos ? text.size() : newline + 1;
+  }
+  std::istringstream stream{std::string(text)};
+  YAML::Parser parser(stream);
+  DocumentCounter counter;
+  for (size_t documents = 0; parser.HandleNextDocument(counter);) {
+    if (++documents > bound) {
+      const int line = counter.last_start().line >= 0 ? counter.last_start().line + 1 : 0;
+      return FieldError{std::string(file), line, "",
+                        "not valid YAML or JSON: content that starts no document (a stray "
+                        "\",\", \"]\" or \"}\"?)"};
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string Objective::RatioText() const {
@@ -800,6 +850,10 @@ ParsedResources ParseResources(std::string_view text, std::string_view file,
   ParsedResources out;
   std::vector<YAML::Node> documents;
   try {
+    if (auto error = CheckStreamEnds(text, file)) {
+      out.errors.push_back(*error);
+      return out;
+    }
     documents = YAML::LoadAll(std::string(text));
   } catch (const YAML::Exception& e) {
     out.errors.push_back({std::string(file), e.mark.line >= 0 ? e.mark.line + 1 : 0, "",

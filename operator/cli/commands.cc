@@ -102,44 +102,66 @@ bool FindExecutable(const std::string& name) {
   return false;
 }
 
+struct PromtoolCheck {
+  bool ok = false;
+  std::string output;
+};
+
+// Runs `promtool check rules` on a rule file holding one recording rule per expression.
+PromtoolCheck CheckWithPromtool(const std::string& promtool,
+                                const std::vector<const std::string*>& expressions) {
+  char path[] = "/tmp/nines-check-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) return {true, ""};  // cannot check here; the operator's Prometheus will
+  close(fd);
+  nlohmann::ordered_json groups = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < expressions.size(); ++i) {
+    groups.push_back({{"name", "check-" + std::to_string(i)},
+                      {"rules", {{{"record", "nines_check"}, {"expr", *expressions[i]}}}}});
+  }
+  std::ofstream(path) << slo::RenderYaml({{"groups", groups}});
+  PromtoolCheck result;
+  const std::string command = ShellQuote(promtool) + " check rules " + path + " 2>&1";
+  int rc = -1;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    std::array<char, 4096> buffer{};
+    size_t n = 0;
+    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+      result.output.append(buffer.data(), n);
+    }
+    rc = pclose(pipe);
+  }
+  std::remove(path);
+  result.ok = rc == 0;
+  return result;
+}
+
 // Checks timeslice `good` expressions with Prometheus's own parser, through `promtool check
 // rules`, when promtool is at hand. The selectors of other indicators are parsed by nines itself.
+// One promtool run checks them all; only when it fails does each get a run of its own, to name
+// the resource at fault.
 std::vector<api::FieldError> CheckExpressionsWithPromtool(const std::vector<api::SloSpec>& slos,
                                                           const std::string& promtool) {
   std::vector<api::FieldError> errors;
   if (promtool.empty() || !FindExecutable(promtool)) return errors;
+  std::vector<std::pair<const api::SloSpec*, const api::TimesliceIndicator*>> timeslices;
+  std::vector<const std::string*> expressions;
   for (const api::SloSpec& spec : slos) {
-    const auto* timeslice = std::get_if<api::TimesliceIndicator>(&spec.indicator);
-    if (timeslice == nullptr) continue;
-    char path[] = "/tmp/nines-check-XXXXXX";
-    const int fd = mkstemp(path);
-    if (fd < 0) continue;
-    close(fd);
-    {
-      nlohmann::ordered_json file = {
-          {"groups",
-           {{{"name", "check"},
-             {"rules", {{{"record", "nines_check"}, {"expr", timeslice->good}}}}}}}};
-      std::ofstream(path) << slo::RenderYaml(file);
+    if (const auto* t = std::get_if<api::TimesliceIndicator>(&spec.indicator)) {
+      timeslices.emplace_back(&spec, t);
+      expressions.push_back(&t->good);
     }
-    std::string output;
-    const std::string command = ShellQuote(promtool) + " check rules " + path + " 2>&1";
-    int rc = -1;
-    if (FILE* pipe = popen(command.c_str(), "r")) {
-      std::array<char, 4096> buffer{};
-      size_t n = 0;
-      while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-        output.append(buffer.data(), n);
-      rc = pclose(pipe);
-    }
-    std::remove(path);
-    if (rc == 0) continue;
+  }
+  if (expressions.empty() || CheckWithPromtool(promtool, expressions).ok) return errors;
+  for (const auto& [spec, timeslice] : timeslices) {
+    const PromtoolCheck check = CheckWithPromtool(promtool, {&timeslice->good});
+    if (check.ok) continue;
     std::string message = "not valid PromQL";
-    if (size_t at = output.find("parse error"); at != std::string::npos) {
-      message = "not valid PromQL: " + output.substr(at, output.find('\n', at) - at);
+    if (size_t at = check.output.find("parse error"); at != std::string::npos) {
+      message += ": " + check.output.substr(at, check.output.find('\n', at) - at);
     }
     errors.push_back(
-        {spec.source_file, timeslice->good_line, "spec.indicator.timeslice.good", message});
+        {spec->source_file, timeslice->good_line, "spec.indicator.timeslice.good", message});
   }
   return errors;
 }

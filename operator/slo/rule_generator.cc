@@ -71,14 +71,14 @@ class RawEvents {
   }
 
   std::string Bad(Duration range) const {
-    const std::string total = Total(range);
     const std::string r = "[" + FormatDuration(range) + "]";
-    // `or 0 * total`: a selector of bad events that matches nothing yet (no error has happened)
-    // counts zero while there is traffic, rather than leaving the ratio absent.
+    // `or vector(0)`: a selector of bad events that matches nothing yet (no error has happened)
+    // counts zero, rather than leaving the ratio absent. The sums carry no labels, so vector(0)
+    // stands in for them exactly; without traffic the total is absent and so is any ratio.
     if (const auto* ratio = std::get_if<api::RatioIndicator>(&spec_.indicator)) {
       const std::string events = "sum(increase(" + api::RenderSelector(ratio->events) + r + "))";
-      if (!ratio->events_are_good) return "(" + events + " or 0 * " + total + ")";
-      return GoodToBad(total, events);
+      if (!ratio->events_are_good) return "(" + events + " or vector(0))";
+      return GoodToBad(Total(range), events);
     }
     const auto& latency = std::get<api::LatencyIndicator>(spec_.indicator);
     std::string good;
@@ -94,13 +94,13 @@ class RawEvents {
                  {{"le", api::MatchOp::kRegexMatch, BucketBoundaryRegex(latency.threshold)}}) +
              r + "))";
     }
-    return GoodToBad(total, good);
+    return GoodToBad(Total(range), good);
   }
 
  private:
   // Bad = all - good, never below zero (the two counters are scraped a moment apart).
   static std::string GoodToBad(const std::string& total, const std::string& good) {
-    return "clamp_min(" + total + " - (" + good + " or 0 * " + total + "), 0)";
+    return "clamp_min(" + total + " - (" + good + " or vector(0)), 0)";
   }
 
   const api::SloSpec& spec_;

@@ -108,6 +108,21 @@ TEST(ResourceParserTest, ReportsBrokenYamlWithItsLine) {
       std::vector<std::string>{"t.yaml:3: not valid YAML or JSON: end of sequence flow not found"});
 }
 
+// Found by the fuzzer: yaml-cpp's LoadAll loops forever, growing, on a stray top-level comma.
+TEST(ResourceParserTest, AStrayCommaIsAnErrorNotAHang) {
+  for (const std::string& text :
+       {std::string(","), std::string("- a\n,"), Resource(Valid()) + "---\n- a\n,\n"}) {
+    ParsedResources parsed = ParseResources(text, "t.yaml");
+    ASSERT_EQ(parsed.errors.size(), 1u) << text;
+    EXPECT_NE(parsed.errors[0].message.find("content that starts no document"), std::string::npos)
+        << parsed.errors[0].ToString();
+    EXPECT_TRUE(parsed.slos.empty());
+  }
+  EXPECT_EQ(Errors(Resource(Valid()) + "---\n- a\n,\n")[0],
+            "t.yaml:15: not valid YAML or JSON: content that starts no document (a stray \",\", "
+            "\"]\" or \"}\"?)");
+}
+
 TEST(ResourceParserTest, ScalesDefaultTiersForAWeekAndKeepsTheMinimumRateWindow) {
   const auto fast = DefaultFastBurnTiers(Duration::Days(7), Duration::Minutes(2));
   ASSERT_EQ(fast.size(), 2u);

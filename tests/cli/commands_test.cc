@@ -177,6 +177,24 @@ TEST(ValidateTest, PrintsFileLineFieldAndMessageAndExitsOne) {
             "\"code\" at column 15\n");
 }
 
+TEST(ValidateTest, TimesliceExpressionsAreCheckedByPrometheusOwnParser) {
+  auto timeslice = [](const std::string& name, const std::string& good) {
+    return "apiVersion: nines.dev/v1alpha1\nkind: ServiceLevelObjective\nmetadata: {name: " + name +
+           "}\nspec:\n  service: a\n  objective: \"99\"\n  indicator:\n    timeslice:\n"
+           "      good: '" +
+           good + "'\n";
+  };
+  const std::string text = timeslice("fine", "min(up{job=\"a\"}) == bool 1") + "---\n" +
+                           timeslice("broken", "up{job=\"a\"} ==== 1");
+  CommandRun run = Nines({"validate", "-f", "-"}, text);
+  EXPECT_EQ(run.code, 1);
+  EXPECT_EQ(run.out.rfind("<stdin>:19: spec.indicator.timeslice.good: not valid PromQL: ", 0), 0u)
+      << run.out;
+  EXPECT_EQ(run.out.find("<stdin>:9:"), std::string::npos) << "the valid one is not blamed";
+  CommandRun without = Nines({"validate", "-f", "-", "--promtool", ""}, text);
+  EXPECT_EQ(without.code, 0) << "without promtool at hand, only the structure is checked";
+}
+
 TEST(ValidateTest, AcceptsEveryExample) {
   CommandRun run = Nines({"validate", "-f", (kSource / "examples").string()});
   EXPECT_EQ(run.code, 0) << run.out << run.err;

@@ -116,8 +116,8 @@ TEST(RuleGeneratorTest, RatiosAreEventsOverEventsAndAbsentWithoutTraffic) {
             "slo_namespace=\"shop\"}[30d]) / (sum_over_time(nines:slo_events:increase5m{slo="
             "\"checkout\",slo_namespace=\"shop\"}[30d]) > 0)");
   EXPECT_EQ(Records(groups, kBurnRateSeries)[0]->expr,
-            "(sum(increase(http_requests_total{job=\"checkout\",code=~\"5..\"}[5m])) or 0 * "
-            "sum(increase(http_requests_total{job=\"checkout\"}[5m]))) / "
+            "(sum(increase(http_requests_total{job=\"checkout\",code=~\"5..\"}[5m])) or "
+            "vector(0)) / "
             "(sum(increase(http_requests_total{job=\"checkout\"}[5m])) > 0) / 0.001");
 }
 
@@ -127,7 +127,7 @@ TEST(RuleGeneratorTest, GoodEventsBecomeBadEventsNeverBelowZero) {
                                "      total: r_total\n      good: r_total{code=\"200\"}\n"));
   EXPECT_EQ(Records(groups, kBadEventsIncreaseSeries)[0]->expr,
             "clamp_min(sum(increase(r_total[5m])) - (sum(increase(r_total{code=\"200\"}[5m])) or "
-            "0 * sum(increase(r_total[5m]))), 0)");
+            "vector(0)), 0)");
 }
 
 TEST(RuleGeneratorTest, ClassicLatencyMatchesTheBucketAsPrometheus2And3WriteIt) {
@@ -153,7 +153,7 @@ TEST(RuleGeneratorTest, NativeLatencyUsesTheHistogramFraction) {
   EXPECT_EQ(Records(groups, kBadEventsIncreaseSeries)[0]->expr,
             "clamp_min(histogram_count(sum(increase(h_seconds[5m]))) - (histogram_fraction(0, "
             "1.5, sum(increase(h_seconds[5m]))) * histogram_count(sum(increase(h_seconds[5m]))) "
-            "or 0 * histogram_count(sum(increase(h_seconds[5m])))), 0)");
+            "or vector(0)), 0)");
 }
 
 TEST(RuleGeneratorTest, TimesliceRecordsOneSamplePerSlice) {
