@@ -40,7 +40,11 @@ build() {  # build DIR [CMAKE ARGS...]
 }
 unit_tests() { ctest --test-dir "$1" --output-on-failure -j "$jobs" -LE promtool; }
 
+formatted() { clang-format --dry-run -Werror operator/*/*.h operator/*/*.cc tests/*/*.cc fuzz/*.cc e2e/*/*.cc 2>&1 | head -20; return "${PIPESTATUS[0]}"; }
+step "clang-format" formatted
 step "build" build build -DCMAKE_BUILD_TYPE=Release
+tidy() { ls operator/*/*.cc | xargs -P "$jobs" -n 1 clang-tidy -p build --quiet 2>/dev/null; }
+step "clang-tidy" tidy
 step "unit tests" unit_tests build
 step "build (asan+ubsan)" build build-asan -DNINES_SANITIZE=ON
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

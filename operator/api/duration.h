@@ -21,7 +21,8 @@ struct Duration {
   static constexpr Duration Days(int64_t d) { return Hours(d * 24); }
 
   int64_t seconds() const { return ms / 1000; }
-  auto operator<=>(const Duration&) const = default;
+  // clang-tidy 14 misreads a defaulted <=> as comparing with a literal 0.
+  auto operator<=>(const Duration&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 // Parses `[Ny][Nw][Nd][Nh][Nm][Ns][Nms]` with at least one unit, units in that order, as Prometheus

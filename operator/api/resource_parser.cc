@@ -71,7 +71,7 @@ std::vector<BurnTier> ScaleTiers(const std::vector<BurnTier>& base, Duration win
     auto scale = [&](Duration d) {
       // Exact in integer milliseconds, rounded to whole seconds.
       const __int128 scaled = static_cast<__int128>(d.ms) * window.ms / Duration::Days(30).ms;
-      const int64_t seconds = static_cast<int64_t>((scaled + 500) / 1000);
+      const auto seconds = static_cast<int64_t>((scaled + 500) / 1000);
       return std::max(Duration::Seconds(seconds), min_rate_window);
     };
     tiers.push_back({tier.burn_rate, scale(tier.long_window), scale(tier.short_window)});
@@ -229,7 +229,7 @@ class Decoder {
         ok = false;
         continue;
       }
-      if (!annotations && kReservedLabels.count(key) > 0) {
+      if (!annotations && kReservedLabels.contains(key)) {
         Error(entry.first, field, Quote(key) + " is set by nines and cannot be overridden");
         ok = false;
         continue;
@@ -395,7 +395,8 @@ std::optional<Indicator> DecodeIndicator(Decoder& d, const YAML::Node& node) {
 // Reads fastBurn or slowBurn. `defaults` are the scaled Workbook tiers.
 std::optional<BurnAlert> DecodeBurnAlert(Decoder& d, const YAML::Node& node,
                                          const std::string& path, BurnAlert defaults,
-                                         Duration window, std::optional<Objective> objective) {
+                                         Duration window,
+                                         const std::optional<Objective>& objective) {
   if (!node) return defaults;
   if (!d.CheckMap(node, path, {"enabled", "severity", "thresholds"})) return std::nullopt;
   BurnAlert out = std::move(defaults);
@@ -503,7 +504,7 @@ std::optional<BurnAlert> DecodeBurnAlert(Decoder& d, const YAML::Node& node,
 }
 
 std::optional<Alerting> DecodeAlerting(Decoder& d, const YAML::Node& node, Duration window,
-                                       bool latency, std::optional<Objective> objective) {
+                                       bool latency, const std::optional<Objective>& objective) {
   const std::string path = "spec.alerting";
   const Duration min_rate = d.options().min_rate_window;
   Alerting out;
@@ -742,15 +743,15 @@ class DocumentCounter : public YAML::EventHandler {
  public:
   void OnDocumentStart(const YAML::Mark& mark) override { last_start_ = mark; }
   void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
+  void OnNull(const YAML::Mark& /*mark*/, YAML::anchor_t /*anchor*/) override {}
+  void OnAlias(const YAML::Mark& /*mark*/, YAML::anchor_t /*anchor*/) override {}
+  void OnScalar(const YAML::Mark& /*mark*/, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                const std::string& /*value*/) override {}
+  void OnSequenceStart(const YAML::Mark& /*mark*/, const std::string& /*tag*/,
+                       YAML::anchor_t /*anchor*/, YAML::EmitterStyle::value /*style*/) override {}
   void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
+  void OnMapStart(const YAML::Mark& /*mark*/, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                  YAML::EmitterStyle::value /*style*/) override {}
   void OnMapEnd() override {}
 
   const YAML::Mark& last_start() const { return last_start_; }
@@ -821,7 +822,7 @@ Result<Objective> ParseObjective(std::string_view text) {
   std::string padded(fraction);
   padded.resize(5, '0');
   value += std::stoll(padded);
-  if (value <= 0 || value >= 100 * 100000) {
+  if (value <= 0 || value >= int64_t{100} * 100000) {
     return InvalidArgumentError("must be more than 0 and less than 100, not " + quoted);
   }
   return Objective{value, std::string(text)};

@@ -825,7 +825,7 @@ Status SelectorParser::ParseMatchers(std::vector<LabelMatcher>* matchers) {
     if (AtEnd()) return Unclosed(brace);
     if (NextIs('}')) break;
     if (!NextIs(',')) {
-      return Unexpected(pos_, "expected \",\" or \"}\" after " + LabelValue(matchers->back().name));
+      return Unexpected(pos_, R"(expected "," or "}" after )" + LabelValue(matchers->back().name));
     }
     ++pos_;
   }

@@ -81,7 +81,7 @@ Status FlagSet::Parse(const std::vector<std::string>& args,
     slot.push_back(value);
   }
   for (const FlagSpec& spec : specs_) {
-    if (values_.count(spec.name) > 0) continue;
+    if (values_.contains(spec.name)) continue;
     const char* env = getenv(EnvName(spec.name).c_str());
     if (env == nullptr) continue;
     std::string text = env;
@@ -113,7 +113,7 @@ std::vector<std::string> FlagSet::GetList(const std::string& name) const {
   return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
-bool FlagSet::WasSet(const std::string& name) const { return values_.count(name) > 0; }
+bool FlagSet::WasSet(const std::string& name) const { return values_.contains(name); }
 
 std::string FlagSet::Help() const {
   std::string out = "Usage: nines " + command_ + " " + usage_ + "\n\n" + description_ + "\n";

@@ -299,7 +299,7 @@ std::vector<RuleGroup> GenerateRuleGroups(const api::SloSpec& spec,
     const WindowQueries queries = QueriesFor(spec, window);
     RuleGroup& group = queries.raw ? short_group : long_group;
     group.recording_rules.push_back({kBurnRateSeries, queries.burn_rate, with_window(window)});
-    if (counted_windows.count(window) > 0) {
+    if (counted_windows.contains(window)) {
       group.recording_rules.push_back(
           {kEventsCountSeries, queries.event_count, with_window(window)});
     }
