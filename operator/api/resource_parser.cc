@@ -246,6 +246,29 @@ class Decoder {
     return out;
   }
 
+  // The optional fields of `parent`: when `key` is there, it is read into `out`; when it is not,
+  // `out` keeps its default. False when the field is there but invalid (reported).
+  bool OptionalBool(const YAML::Node& parent, const char* key, std::string_view path, bool& out) {
+    if (!parent[key]) return true;
+    auto value = ReadBool(parent[key], Join(path, key));
+    if (value) out = *value;
+    return value.has_value();
+  }
+  bool OptionalLabelValue(const YAML::Node& parent, const char* key, std::string_view path,
+                          size_t max_length, std::string& out) {
+    if (!parent[key]) return true;
+    auto value = ReadLabelValue(parent[key], Join(path, key), max_length);
+    if (value) out = *value;
+    return value.has_value();
+  }
+  bool OptionalLabelMap(const YAML::Node& parent, const char* key, std::string_view path,
+                        bool annotations, std::map<std::string, std::string>& out) {
+    if (!parent[key]) return true;
+    auto value = ReadLabelMap(parent[key], Join(path, key), annotations);
+    if (value) out = *value;
+    return value.has_value();
+  }
+
   const ParseOptions& options() const { return options_; }
   int document_line() const { return document_line_; }
 
@@ -311,13 +334,7 @@ std::optional<Indicator> DecodeIndicator(Decoder& d, const YAML::Node& node) {
     const std::string lpath = path + ".latency";
     if (!d.CheckMap(latency, lpath, {"histogram", "threshold", "native"})) return std::nullopt;
     LatencyIndicator out;
-    bool ok = true;
-    if (auto native = latency["native"] ? d.ReadBool(latency["native"], lpath + ".native")
-                                        : std::optional<bool>(false)) {
-      out.native = *native;
-    } else {
-      ok = false;
-    }
+    bool ok = d.OptionalBool(latency, "native", lpath, out.native);
     if (!latency["histogram"]) {
       d.Error(latency, lpath + ".histogram", "is required: the histogram's selector");
       ok = false;
@@ -400,21 +417,8 @@ std::optional<BurnAlert> DecodeBurnAlert(Decoder& d, const YAML::Node& node,
   if (!node) return defaults;
   if (!d.CheckMap(node, path, {"enabled", "severity", "thresholds"})) return std::nullopt;
   BurnAlert out = std::move(defaults);
-  bool ok = true;
-  if (node["enabled"]) {
-    if (auto enabled = d.ReadBool(node["enabled"], path + ".enabled")) {
-      out.enabled = *enabled;
-    } else {
-      ok = false;
-    }
-  }
-  if (node["severity"]) {
-    if (auto severity = d.ReadLabelValue(node["severity"], path + ".severity", 63)) {
-      out.severity = *severity;
-    } else {
-      ok = false;
-    }
-  }
+  bool ok = d.OptionalBool(node, "enabled", path, out.enabled);
+  ok &= d.OptionalLabelValue(node, "severity", path, 63, out.severity);
   if (const YAML::Node thresholds = node["thresholds"]) {
     const std::string tpath = path + ".thresholds";
     if (!thresholds.IsSequence()) {
@@ -516,28 +520,9 @@ std::optional<Alerting> DecodeAlerting(Decoder& d, const YAML::Node& node, Durat
                    "budgetExhausted"})) {
     return std::nullopt;
   }
-  bool ok = true;
-  if (node["enabled"]) {
-    if (auto enabled = d.ReadBool(node["enabled"], path + ".enabled")) {
-      out.enabled = *enabled;
-    } else {
-      ok = false;
-    }
-  }
-  if (node["labels"]) {
-    if (auto labels = d.ReadLabelMap(node["labels"], path + ".labels", false)) {
-      out.labels = *labels;
-    } else {
-      ok = false;
-    }
-  }
-  if (node["annotations"]) {
-    if (auto annotations = d.ReadLabelMap(node["annotations"], path + ".annotations", true)) {
-      out.annotations = *annotations;
-    } else {
-      ok = false;
-    }
-  }
+  bool ok = d.OptionalBool(node, "enabled", path, out.enabled);
+  ok &= d.OptionalLabelMap(node, "labels", path, false, out.labels);
+  ok &= d.OptionalLabelMap(node, "annotations", path, true, out.annotations);
   if (auto fast = DecodeBurnAlert(d, node["fastBurn"], path + ".fastBurn", out.fast_burn, window,
                                   objective)) {
     out.fast_burn = *fast;
@@ -565,20 +550,8 @@ std::optional<Alerting> DecodeAlerting(Decoder& d, const YAML::Node& node, Durat
   if (const YAML::Node exhausted = node["budgetExhausted"]) {
     const std::string epath = path + ".budgetExhausted";
     if (d.CheckMap(exhausted, epath, {"enabled", "severity"})) {
-      if (exhausted["enabled"]) {
-        if (auto enabled = d.ReadBool(exhausted["enabled"], epath + ".enabled")) {
-          out.budget_exhausted_enabled = *enabled;
-        } else {
-          ok = false;
-        }
-      }
-      if (exhausted["severity"]) {
-        if (auto severity = d.ReadLabelValue(exhausted["severity"], epath + ".severity", 63)) {
-          out.budget_exhausted_severity = *severity;
-        } else {
-          ok = false;
-        }
-      }
+      ok &= d.OptionalBool(exhausted, "enabled", epath, out.budget_exhausted_enabled);
+      ok &= d.OptionalLabelValue(exhausted, "severity", epath, 63, out.budget_exhausted_severity);
     } else {
       ok = false;
     }
@@ -690,13 +663,7 @@ std::optional<SloSpec> DecodeSlo(Decoder& d, const YAML::Node& doc, std::string_
     }
   }
 
-  if (s["labels"]) {
-    if (auto labels = d.ReadLabelMap(s["labels"], "spec.labels", false)) {
-      spec.labels = *labels;
-    } else {
-      ok = false;
-    }
-  }
+  ok &= d.OptionalLabelMap(s, "labels", "spec", false, spec.labels);
 
   bool latency = false;
   std::optional<Duration> slice;
