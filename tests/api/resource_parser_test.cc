@@ -252,6 +252,29 @@ std::vector<ValidationCase> ValidationCases() {
                 "indicator:\n  ratio:\n    total: a_total\n    bad: a_total{code=~\"5(..\"}\n"),
        {"t.yaml:12: spec.indicator.ratio.bad: invalid regular expression in the value of label "
         "\"code\": missing closing )"}},
+      {"SelectorTooLong",
+       Resource(head + "indicator:\n  ratio:\n    total: a" + std::string(1024, 'x') +
+                "\n    bad: b\n"),
+       {"t.yaml:11: spec.indicator.ratio.total: must be at most 1024 characters, not 1025"}},
+      {"TooManyMatchers",
+       Resource(head + "indicator:\n  ratio:\n    total: a\n    bad: 'b{" +
+                [] {
+                  std::string m;
+                  for (int i = 0; i < 17; ++i)
+                    m.append("l").append(std::to_string(i)).append("=\"x\",");
+                  return m;
+                }() +
+                "}'\n"),
+       {"t.yaml:12: spec.indicator.ratio.bad: must have at most 16 label matchers"}},
+      {"ServiceTooLong",
+       Resource("service: " + std::string(129, 's') + "\nobjective: \"99\"\n" + ratio),
+       {"t.yaml:7: spec.service: must be at most 128 characters, not 129"}},
+      {"TimesliceExpressionTooLong",
+       Resource(head + "indicator:\n  timeslice:\n    good: up" + std::string(2047, ' ') + "x\n"),
+       {"t.yaml:11: spec.indicator.timeslice.good: must be at most 2048 characters, not 2050"}},
+      {"TooManyAnnotations",
+       with_alerting("  annotations: {a: x, b: x, c: x, d: x, e: x, f: x, g: x, h: x, i: x}\n"),
+       {"t.yaml:14: spec.alerting.annotations: must have at most 8 entries"}},
       {"LatencyThresholdMissing",
        Resource(head + "indicator:\n  latency:\n    histogram: h_seconds\n"),
        {"t.yaml:11: spec.indicator.latency.threshold: is required, e.g. 300ms"}},
