@@ -9,6 +9,7 @@ packages=(
   libgtest-dev googletest
   clang clang-format clang-tidy libclang-rt-14-dev
   prometheus
+  curl jq
 )
 
 missing=()

@@ -6,7 +6,7 @@
 #   scripts/test.sh            everything
 #   FUZZ_SECONDS=5 scripts/test.sh    a shorter fuzzing run
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 jobs=${JOBS:-2}
 fuzz_seconds=${FUZZ_SECONDS:-30}
@@ -43,7 +43,7 @@ unit_tests() { ctest --test-dir "$1" --output-on-failure -j "$jobs" -LE promtool
 formatted() { git ls-files -z '*.h' '*.cc' | xargs -0 clang-format --dry-run -Werror; }
 step "clang-format" formatted
 step "build" build build -DCMAKE_BUILD_TYPE=Release
-tidy() { ls operator/*/*.cc | xargs -P "$jobs" -n 1 clang-tidy -p build --quiet 2>/dev/null; }
+tidy() { git ls-files -z 'operator/*.cc' | xargs -0 -P "$jobs" -n 1 clang-tidy -p build --quiet 2>/dev/null; }
 step "clang-tidy" tidy
 step "unit tests" unit_tests build
 step "build (asan+ubsan)" build build-asan -DNINES_SANITIZE=ON
