@@ -113,8 +113,6 @@ std::vector<std::string> FlagSet::GetList(const std::string& name) const {
   return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
-bool FlagSet::WasSet(const std::string& name) const { return values_.contains(name); }
-
 std::string FlagSet::Help() const {
   std::string out = "Usage: nines " + command_ + " " + usage_ + "\n\n" + description_ + "\n";
   if (specs_.empty()) return out;

@@ -40,7 +40,6 @@ class FlagSet {
   std::string Get(const std::string& name) const;
   bool GetBool(const std::string& name) const;
   std::vector<std::string> GetList(const std::string& name) const;
-  bool WasSet(const std::string& name) const;  // on the command line or in the environment
 
   std::string Help() const;
   static std::string EnvName(const std::string& flag);
