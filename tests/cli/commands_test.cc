@@ -203,6 +203,23 @@ TEST(ValidateTest, AcceptsEveryExample) {
       << run.err;
 }
 
+TEST(ValidateTest, FoldersAreReadFlatUnlessRecursive) {
+  const fs::path dir = TempDir("recursive");
+  fs::create_directories(dir / "team");
+  fs::copy_file(kSource / "examples/availability.yaml", dir / "a.yaml");
+  fs::copy_file(kSource / "examples/latency.yaml", dir / "team/b.yml");
+  std::ofstream(dir / "team/notes.txt") << "not a manifest";
+  CommandRun flat = Nines({"validate", "-f", dir.string()});
+  EXPECT_EQ(flat.code, 0) << flat.out << flat.err;
+  EXPECT_NE(flat.err.find("1 ServiceLevelObjective valid in 1 file"), std::string::npos)
+      << flat.err;
+  CommandRun deep = Nines({"validate", "-R", "-f", dir.string()});
+  EXPECT_EQ(deep.code, 0) << deep.out << deep.err;
+  EXPECT_NE(deep.err.find("2 ServiceLevelObjectives valid in 2 files"), std::string::npos)
+      << deep.err;
+  fs::remove_all(dir);
+}
+
 TEST(ValidateTest, MissingFileIsAUsageError) {
   CommandRun run = Nines({"validate", "-f", "/nonexistent/slo.yaml"});
   EXPECT_EQ(run.code, 2);
