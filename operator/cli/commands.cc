@@ -14,6 +14,7 @@
 #include "operator/api/resource_parser.h"
 #include "operator/cli/flags.h"
 #include "operator/cli/input_files.h"
+#include "operator/slo/dashboard_generator.h"
 #include "operator/slo/rule_generator.h"
 #include "operator/slo/yaml_writer.h"
 
@@ -35,7 +36,7 @@ constexpr char kTopHelp[] =
     "Usage: nines COMMAND [flags]\n"
     "\n"
     "Commands:\n"
-    "  generate   resources in, PrometheusRules (or a Prometheus rule file) out\n"
+    "  generate   resources in, PrometheusRules and Grafana dashboards out\n"
     "  validate   check resources; every problem as FILE:LINE: spec.FIELD: message\n"
     "  version    version and build information\n"
     "\n"
@@ -224,17 +225,86 @@ Status WriteFileAtomically(const fs::path& path, const std::string& content) {
   return Status::Ok();
 }
 
+// Splits KEY=VALUE; false when there is no key.
+bool SplitKeyValue(const std::string& text, std::string& key, std::string& value) {
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) return false;
+  key = text.substr(0, eq);
+  value = text.substr(eq + 1);
+  return true;
+}
+
+struct DashboardSettings {
+  std::string mode;  // configmap, grafana-operator, json or none
+  slo::DashboardOptions options;
+  slo::DashboardObjectOptions object_options;
+};
+
+// Reads the dashboard flags; prints the problem and returns false when one is wrong.
+bool ReadDashboardFlags(const FlagSet& flags, const std::string& format, bool to_dir,
+                        DashboardSettings& out, Io& io) {
+  out.mode = flags.Get("dashboards");
+  if (out.mode.empty()) {
+    // A plain rule file is for Prometheus without the operator: its dashboards go beside it as
+    // Grafana JSON files for file provisioning, and nowhere when it goes to standard output.
+    out.mode = format == "rulefile" ? (to_dir ? "json" : "none") : "configmap";
+  }
+  if (out.mode == "configmap") {
+    out.object_options.mode = slo::DashboardMode::kConfigMap;
+  } else if (out.mode == "grafana-operator") {
+    out.object_options.mode = slo::DashboardMode::kGrafanaOperator;
+  } else if (out.mode == "json" || out.mode == "none") {
+    out.object_options.mode = slo::DashboardMode::kNone;
+  } else {
+    io.err << "nines: --dashboards must be configmap, grafana-operator, json or none, not \""
+           << out.mode << "\"\n";
+    return false;
+  }
+  if (out.mode == "json" && !to_dir) {
+    io.err << "nines: --dashboards json writes one file per dashboard: it needs --output-dir\n";
+    return false;
+  }
+  if (format == "rulefile" && (out.mode == "configmap" || out.mode == "grafana-operator") &&
+      !to_dir) {
+    io.err << "nines: a rule file on standard output cannot carry Kubernetes objects: use "
+              "--dashboards none, or --output-dir\n";
+    return false;
+  }
+  std::string key;
+  std::string value;
+  if (!SplitKeyValue(flags.Get("dashboard-label"), key, value)) {
+    io.err << "nines: --dashboard-label takes KEY=VALUE, not \"" << flags.Get("dashboard-label")
+           << "\"\n";
+    return false;
+  }
+  out.object_options.sidecar_label_key = key;
+  out.object_options.sidecar_label_value = value;
+  out.object_options.folder = flags.Get("dashboard-folder");
+  out.object_options.folder_annotation = flags.Get("dashboard-folder-annotation");
+  out.object_options.instance_selector.clear();
+  for (const std::string& label : flags.GetList("grafana-instance-selector")) {
+    if (!SplitKeyValue(label, key, value)) {
+      io.err << "nines: --grafana-instance-selector takes KEY=VALUE, not \"" << label << "\"\n";
+      return false;
+    }
+    out.object_options.instance_selector[key] = value;
+  }
+  out.options.release_expr = flags.Get("release-annotation");
+  return true;
+}
+
 }  // namespace
 
 int RunGenerate(const std::vector<std::string>& args, Io& io) {
   FlagSet flags("generate", "-f PATH [-f PATH...] [flags]",
-                "Reads ServiceLevelObjectives and writes the PrometheusRule of each, exactly as\n"
-                "the operator applies it, for GitOps repositories that render before they sync.\n"
-                "Nothing is written unless every resource is valid.");
+                "Reads ServiceLevelObjectives and writes the PrometheusRule and the Grafana\n"
+                "dashboard of each, exactly as the operator applies them, for GitOps repositories\n"
+                "that render before they sync. Nothing is written unless every resource is valid.");
   AddInputFlags(flags);
   flags.Add({.name = "output-dir",
              .shorthand = 'o',
-             .help = "write NAMESPACE/NAME.yaml files into this folder instead of standard output",
+             .help = "write NAMESPACE/NAME.yaml (rules) and NAMESPACE/NAME-slo-dashboard.yaml "
+                     "(or NAMESPACE/NAME.json) files into this folder instead of standard output",
              .value_name = "DIR"});
   flags.Add({.name = "format",
              .help = "prometheusrule (Kubernetes objects) or rulefile (a plain Prometheus rule "
@@ -249,6 +319,32 @@ int RunGenerate(const std::vector<std::string>& args, Io& io) {
   flags.Add({.name = "grafana-url",
              .help = "Grafana's base URL, for the alerts' dashboard_url annotation",
              .value_name = "URL"});
+  flags.Add({.name = "dashboards",
+             .help =
+                 "configmap (for the Grafana sidecar), grafana-operator (GrafanaDashboard), json "
+                 "(plain files, with -o) or none; default configmap, or json beside a rule file",
+             .value_name = "MODE"});
+  flags.Add({.name = "dashboard-label",
+             .help = "the label the Grafana sidecar selects dashboard ConfigMaps by",
+             .default_value = "grafana_dashboard=1",
+             .value_name = "KEY=VALUE"});
+  flags.Add({.name = "dashboard-folder",
+             .help = "the Grafana folder of the dashboards (an annotation on ConfigMaps, "
+                     "spec.folder on GrafanaDashboards)",
+             .value_name = "NAME"});
+  flags.Add({.name = "dashboard-folder-annotation",
+             .help = "the annotation the sidecar reads the folder from (its folderAnnotation)",
+             .default_value = "grafana_folder",
+             .value_name = "KEY"});
+  flags.Add({.name = "grafana-instance-selector",
+             .help = "KEY=VALUE of the GrafanaDashboards' instanceSelector; repeatable",
+             .default_value = "dashboards=grafana",
+             .is_list = true,
+             .value_name = "KEY=VALUE"});
+  flags.Add({.name = "release-annotation",
+             .help = "PromQL that marks releases on the dashboards; may use $namespace, $service "
+                     "and $slo",
+             .value_name = "EXPR"});
   if (int rc = ParseFlags(flags, args, io); rc >= 0) return rc;
 
   const std::string format = flags.Get("format");
@@ -256,18 +352,22 @@ int RunGenerate(const std::vector<std::string>& args, Io& io) {
     io.err << "nines: --format must be prometheusrule or rulefile, not \"" << format << "\"\n";
     return 2;
   }
+  const std::string output_dir = flags.Get("output-dir");
+  DashboardSettings dashboards;
+  if (!ReadDashboardFlags(flags, format, !output_dir.empty(), dashboards, io)) return 2;
   slo::GenerateOptions options;
   options.grafana_url = flags.Get("grafana-url");
   while (!options.grafana_url.empty() && options.grafana_url.back() == '/') {
     options.grafana_url.pop_back();
   }
   for (const std::string& label : flags.GetList("rule-label")) {
-    const size_t eq = label.find('=');
-    if (eq == std::string::npos || eq == 0) {
+    std::string key;
+    std::string value;
+    if (!SplitKeyValue(label, key, value)) {
       io.err << "nines: --rule-label takes KEY=VALUE, not \"" << label << "\"\n";
       return 2;
     }
-    options.rule_labels[label.substr(0, eq)] = label.substr(eq + 1);
+    options.rule_labels[key] = value;
   }
 
   auto loaded = LoadResources(flags, io);
@@ -284,24 +384,38 @@ int RunGenerate(const std::vector<std::string>& args, Io& io) {
 
   // Render everything before writing anything, so a failure leaves no partial output.
   std::vector<std::pair<std::string, std::string>> files;  // relative path, content
+  std::string stream;                                      // what standard output gets
   nlohmann::ordered_json all_groups = nlohmann::ordered_json::array();
   for (const api::SloSpec& spec : loaded->slos) {
-    const std::string path = spec.namespace_name + "/" + spec.name + ".yaml";
+    const std::string dir = spec.namespace_name + "/";
     if (format == "rulefile") {
       auto groups = slo::RuleGroupsToJson(slo::GenerateRuleGroups(spec, options));
       for (auto& group : groups) all_groups.push_back(group);
-      files.emplace_back(path, slo::RenderYaml({{"groups", std::move(groups)}}));
+      files.emplace_back(dir + spec.name + ".yaml",
+                         slo::RenderYaml({{"groups", std::move(groups)}}));
     } else {
-      files.emplace_back(path, slo::RenderYaml(slo::GeneratePrometheusRule(spec, options)));
+      std::string rule = slo::RenderYaml(slo::GeneratePrometheusRule(spec, options));
+      stream += "---\n" + rule;
+      files.emplace_back(dir + spec.name + ".yaml", std::move(rule));
+    }
+    if (dashboards.mode == "none") continue;
+    const auto dashboard = slo::GenerateDashboard(spec, dashboards.options);
+    if (dashboards.mode == "json") {
+      files.emplace_back(dir + spec.name + ".json", slo::DashboardToJson(dashboard) + "\n");
+      continue;
+    }
+    if (auto object = slo::GenerateDashboardObject(spec, dashboard, dashboards.object_options)) {
+      std::string yaml = slo::RenderYaml(*object);
+      stream += "---\n" + yaml;
+      files.emplace_back(dir + slo::DashboardObjectName(spec) + ".yaml", std::move(yaml));
     }
   }
 
-  const std::string output_dir = flags.Get("output-dir");
   if (output_dir.empty()) {
     if (format == "rulefile") {
       io.out << slo::RenderYaml({{"groups", std::move(all_groups)}});
     } else {
-      for (const auto& [path, content] : files) io.out << "---\n" << content;
+      io.out << stream;
     }
     return 0;
   }

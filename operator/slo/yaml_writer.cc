@@ -55,6 +55,35 @@ std::string Scalar(const Json& value) {
   return value.dump();
 }
 
+// A multi-line string that a literal block (`|` or `|-`) carries unchanged: printable ASCII and
+// newlines only, a first line that does not start with a space (which would need an indentation
+// indicator), and at most one trailing newline. Dashboards and other embedded documents then read
+// as themselves in a GitOps diff instead of as one escaped line.
+bool IsBlockSafe(std::string_view s) {
+  if (s.find('\n') == std::string_view::npos || s.front() == ' ' || s.front() == '\n') return false;
+  if (s.size() >= 2 && s[s.size() - 1] == '\n' && s[s.size() - 2] == '\n') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return c == '\n' || (u >= 0x20 && u < 0x7f);
+  });
+}
+
+void WriteBlock(std::string_view s, int indent, std::string& out) {
+  out += s.back() == '\n' ? " |\n" : " |-\n";
+  if (s.back() == '\n') s.remove_suffix(1);
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find('\n', start);
+    if (end == std::string_view::npos) end = s.size();
+    if (end > start) {
+      out.append(indent, ' ');
+      out.append(s.substr(start, end - start));
+    }
+    out += '\n';
+    start = end + 1;
+  }
+}
+
 bool IsEmptyCollection(const Json& value) {
   return (value.is_object() || value.is_array()) && value.empty();
 }
@@ -76,6 +105,8 @@ void WriteMapEntries(const Json& object, int indent, std::string& out, bool firs
     } else if (child.is_array()) {
       out += '\n';
       Write(child, indent, out);  // lists sit at their key's indent, as kubectl writes them
+    } else if (child.is_string() && IsBlockSafe(child.get_ref<const std::string&>())) {
+      WriteBlock(child.get_ref<const std::string&>(), indent + 2, out);
     } else {
       out += ' ' + Scalar(child) + '\n';
     }

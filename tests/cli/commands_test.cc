@@ -9,6 +9,8 @@
 #include <map>
 #include <sstream>
 
+#include "operator/slo/dashboard_generator.h"
+
 namespace nines::cli {
 namespace {
 
@@ -53,33 +55,62 @@ fs::path TempDir(const std::string& name) {
   return dir;
 }
 
-// Golden files: `nines generate` for every example, checked in under tests/golden/. Run the tests
-// with NINES_UPDATE_GOLDEN=1 to rewrite them after an intended change, and review the diff.
-TEST(GoldenTest, EveryExampleGeneratesItsGoldenFile) {
-  const bool update = std::getenv("NINES_UPDATE_GOLDEN") != nullptr;
+// Compares `actual` with the golden file, or rewrites it when NINES_UPDATE_GOLDEN is set.
+void ExpectGolden(const fs::path& golden, const std::string& actual, const std::string& source) {
+  if (std::getenv("NINES_UPDATE_GOLDEN") != nullptr) {
+    fs::create_directories(golden.parent_path());
+    std::ofstream(golden) << actual;
+    return;
+  }
+  ASSERT_TRUE(fs::exists(golden)) << golden << " is missing: run with NINES_UPDATE_GOLDEN=1";
+  if (actual != ReadFile(golden)) {
+    const fs::path actual_path =
+        fs::temp_directory_path() / ("nines-actual-" + golden.filename().string());
+    std::ofstream(actual_path) << actual;
+    ADD_FAILURE() << source << " no longer generates its golden file; see\n  diff -u " << golden
+                  << " " << actual_path
+                  << "\nif the change is intended, run with NINES_UPDATE_GOLDEN=1 and review it";
+  }
+}
+
+// Golden files: `nines generate` for every example, checked in under tests/golden/ (the rules)
+// and tests/golden/dashboards/ (the dashboards, as Grafana JSON). Run the tests with
+// NINES_UPDATE_GOLDEN=1 to rewrite them after an intended change, and review the diff.
+TEST(GoldenTest, EveryExampleGeneratesItsGoldenFiles) {
   int examples = 0;
+  int dashboards = 0;
   for (const auto& entry : fs::directory_iterator(kSource / "examples")) {
     if (entry.path().extension() != ".yaml") continue;
     ++examples;
-    const fs::path golden = kSource / "tests/golden" / entry.path().filename();
-    CommandRun run = Nines({"generate", "-f", entry.path().string()});
+    CommandRun run = Nines({"generate", "--dashboards", "none", "-f", entry.path().string()});
     ASSERT_EQ(run.code, 0) << entry.path() << "\n" << run.err;
-    if (update) {
-      fs::create_directories(golden.parent_path());
-      std::ofstream(golden) << run.out;
-      continue;
+    ExpectGolden(kSource / "tests/golden" / entry.path().filename(), run.out,
+                 entry.path().string());
+
+    const fs::path dir = TempDir("golden-dashboards");
+    run = Nines({"generate", "--dashboards", "json", "--format", "rulefile", "-f",
+                 entry.path().string(), "-o", dir.string()});
+    ASSERT_EQ(run.code, 0) << entry.path() << "\n" << run.err;
+    for (const auto& file : fs::recursive_directory_iterator(dir)) {
+      if (file.path().extension() != ".json") continue;
+      ++dashboards;
+      const std::string name =
+          file.path().parent_path().filename().string() + "_" + file.path().filename().string();
+      ExpectGolden(kSource / "tests/golden/dashboards" / name, ReadFile(file.path()),
+                   entry.path().string());
     }
-    ASSERT_TRUE(fs::exists(golden)) << golden << " is missing: run with NINES_UPDATE_GOLDEN=1";
-    if (run.out != ReadFile(golden)) {
-      const fs::path actual =
-          fs::temp_directory_path() / ("nines-actual-" + entry.path().filename().string());
-      std::ofstream(actual) << run.out;
-      ADD_FAILURE() << entry.path() << " no longer generates its golden file; see\n  diff -u "
-                    << golden << " " << actual
-                    << "\nif the change is intended, run with NINES_UPDATE_GOLDEN=1 and review it";
-    }
+    fs::remove_all(dir);
   }
   EXPECT_GE(examples, 8);
+  EXPECT_GE(dashboards, 9);
+}
+
+// The shared boards ship as files for the Helm chart; they must be what the generator makes.
+TEST(GoldenTest, SharedDashboardsShipAsGenerated) {
+  ExpectGolden(kSource / "charts/nines/dashboards/nines-overview.json",
+               slo::DashboardToJson(slo::GenerateOverviewDashboard()) + "\n", "the overview");
+  ExpectGolden(kSource / "charts/nines/dashboards/nines-review.json",
+               slo::DashboardToJson(slo::GenerateReviewDashboard()) + "\n", "the review board");
 }
 
 TEST(GenerateTest, OutputIsByteIdenticalRunToRun) {

@@ -43,5 +43,33 @@ TEST(YamlWriterTest, LeavesPromQLAndDurationsPlain) {
   }
 }
 
+// Embedded documents (a dashboard in a ConfigMap) read as themselves in a diff, and read back
+// byte for byte: with and without a trailing newline, with blank and indented lines.
+TEST(YamlWriterTest, WritesMultiLineStringsAsLiteralBlocks) {
+  const std::string json = "{\n  \"a\": [\n    1\n  ],\n\n  \"b\": \"x: #y\"\n}";
+  EXPECT_EQ(RenderYaml(Json{{"data", {{"d.json", json}}}}),
+            "data:\n"
+            "  d.json: |-\n"
+            "    {\n"
+            "      \"a\": [\n"
+            "        1\n"
+            "      ],\n"
+            "\n"
+            "      \"b\": \"x: #y\"\n"
+            "    }\n");
+  for (const std::string& text : {json, json + "\n", std::string("a\n b\n"), std::string("-\n")}) {
+    const std::string yaml = RenderYaml(Json{{"k", text}, {"after", 1}});
+    const YAML::Node back = YAML::Load(yaml);
+    EXPECT_EQ(back["k"].as<std::string>(), text) << yaml;
+    EXPECT_EQ(back["after"].as<int>(), 1) << yaml;
+  }
+  // What a literal block cannot carry exactly stays a quoted string.
+  for (const char* text : {"\n", " lead\nx", "x\n\n", "tab\there\nx", "caf\xc3\xa9\nx"}) {
+    const std::string yaml = RenderYaml(Json{{"k", text}});
+    EXPECT_EQ(yaml.rfind("k: \"", 0), 0U) << yaml;
+    EXPECT_EQ(YAML::Load(yaml)["k"].as<std::string>(), text) << yaml;
+  }
+}
+
 }  // namespace
 }  // namespace nines::slo
