@@ -477,6 +477,9 @@ func (c *checker) checkAnnotations(m map[string]any) {
 		am, _ := a.(map[string]any)
 		p := fmt.Sprintf("/annotations/list/%d", i)
 		c.checkRefs(p+"/expr", am["expr"])
+		if t, ok := am["target"].(map[string]any); ok { // newer Grafana keeps the query here
+			c.checkRefs(p+"/target/expr", t["expr"])
+		}
 		c.checkDatasource(p+"/datasource", am["datasource"])
 	}
 }
