@@ -239,10 +239,19 @@ Duration RecentWindow(const api::SloSpec& spec) {
   return BurnRateWindows(spec).back();
 }
 
+// A histogram's series share a base name: x_bucket and x_count are both x.
+std::string_view BaseMetric(std::string_view name) {
+  for (std::string_view suffix : {"_bucket", "_count"}) {
+    if (name.ends_with(suffix)) return name.substr(0, name.size() - suffix.size());
+  }
+  return name;
+}
+
 // The labels that tell bad events from good ones in a ratio indicator: those matched by the
 // bad/good selector but not by the total one (bucket bounds aside). Empty when the two are
-// different metrics with nothing to group by.
+// different metrics, whose labels say nothing about each other.
 std::vector<std::string> OutcomeLabels(const api::RatioIndicator& ratio) {
+  if (BaseMetric(ratio.total.metric) != BaseMetric(ratio.events.metric)) return {};
   std::set<std::string> total;
   for (const auto& m : ratio.total.matchers) total.insert(m.name);
   std::set<std::string> out;
@@ -528,90 +537,67 @@ std::string PerObjective(const std::string& expr) {
   return "max by (" + std::string(kObjectiveLabels) + ") (" + expr + ")";
 }
 
-// Value mappings of the numeric state the boards compute: 0 healthy, 1 burning, 2 exhausted,
-// nothing at all when there is no SLI (no traffic in the window).
-Json StateMappings() {
-  Json mappings = Json::array();
-  mappings.push_back({{"type", "value"},
-                      {"options",
-                       {{"0", {{"text", "Healthy"}, {"color", "green"}, {"index", 0}}},
-                        {"1", {{"text", "Burning"}, {"color", "orange"}, {"index", 1}}},
-                        {"2", {{"text", "Exhausted"}, {"color", "red"}, {"index", 2}}}}}});
-  mappings.push_back(
-      {{"type", "special"},
-       {"options",
-        {{"match", "null"}, {"result", {{"text", "No data"}, {"color", "text"}, {"index", 3}}}}}});
-  return mappings;
+// A constant label on every series of `expr`: how the boards turn a condition into text.
+std::string WithLabel(const std::string& expr, const std::string& label, const std::string& value) {
+  return "label_replace(" + expr + ", \"" + label + "\", \"" + value + "\", \"\", \"\")";
 }
 
+// One series per objective with a `state` label: Exhausted when no budget is left, Burning while a
+// burn alert fires, Healthy otherwise, No data without an SLI (no events in the window). Text in a
+// label rather than a value mapping: the dashboard schema has no room for per-column mappings.
 std::string StateExpr() {
   const std::string budget = Filtered(kBudgetRemainingSeries);
-  return PerObjective("label_replace(2 * (" + budget +
-                      " <= bool 0), \"nines_part\", \"budget\", \"\", \"\")" +
-                      " or label_replace(" + PerObjective(kFiringBurnAlerts) +
-                      ", \"nines_part\", \"alerts\", \"\", \"\")");
+  const std::string on = " unless on (slo_namespace, slo) ";
+  const std::string exhausted = PerObjective(budget + " <= 0");
+  const std::string burning = PerObjective(kFiringBurnAlerts);
+  return WithLabel(exhausted, "state", "Exhausted") + " or " +
+         WithLabel(burning + on + "(" + budget + " <= 0)", "state", "Burning") + " or " +
+         WithLabel(PerObjective(budget + " > 0") + on + burning, "state", "Healthy") + " or " +
+         WithLabel(PerObjective(Filtered(kObjectiveSeries)) + on + budget, "state", "No data");
 }
 
-std::string AlertFiringExpr(const std::string& alertname) {
-  const std::string alerts =
-      "ALERTS{alertname=\"" + alertname + "\",alertstate=\"firing\"," + kBoardFilter + "}";
-  return PerObjective(alerts) + " or " + PerObjective("0 * " + Filtered(kObjectiveSeries));
-}
-
-Json Override(const std::string& field, Json properties) {
-  return {{"matcher", {{"id", "byName"}, {"options", field}}},
-          {"properties", std::move(properties)}};
-}
-
-Json Property(const std::string& id, Json value) {
-  return {{"id", id}, {"value", std::move(value)}};
-}
-
-Json PercentOverride(const std::string& field, int decimals, const Json& steps,
-                     bool colored_background) {
-  Json props = Json::array();
-  props.push_back(Property("unit", "percentunit"));
-  props.push_back(Property("decimals", decimals));
-  if (!steps.is_null()) {
-    props.push_back(Property("thresholds", {{"mode", "absolute"}, {"steps", steps}}));
-    props.push_back(Property("custom.cellOptions",
-                             {{"type", colored_background ? "color-background" : "color-text"}}));
-  }
-  return Override(field, std::move(props));
+// One series per objective with a `label` of "firing" or "-".
+std::string AlertFiringExpr(const std::string& alertname, const std::string& label) {
+  const std::string alerts = PerObjective("ALERTS{alertname=\"" + alertname +
+                                          "\",alertstate=\"firing\"," + kBoardFilter + "}");
+  return WithLabel(alerts, label, "firing") + " or " +
+         WithLabel(
+             PerObjective(Filtered(kObjectiveSeries)) + " unless on (slo_namespace, slo) " + alerts,
+             label, "-");
 }
 
 Json BudgetSteps() {
   return Steps({{"red", std::nullopt}, {"orange", 0.0}, {"yellow", 0.25}, {"green", 0.5}});
 }
 
-// The column that links a row to its objective's dashboard. Grafana cannot compute the hashed uid
-// of a dashboard, so the link searches for its title, which holds "namespace/name".
-Json ObjectiveLinkOverride() {
-  Json link = {
-      {"title", "Open the objective's dashboard"},
-      {"url", "/dashboards?tag=nines&query=${__data.fields.slo_namespace}/${__data.fields.slo}"},
-      {"targetBlank", false}};
-  return Override("slo", Json::array({Property("links", Json::array({link})),
-                                      Property("displayName", "Objective")}));
-}
-
+// A table of one row per objective, merged from instant queries that all return exactly the
+// objective's labels (and at most one text label). Percentages are computed in the queries and
+// every cell links to the objective's dashboard: the dashboard schema allows neither per-column
+// units nor per-column links. Grafana cannot compute the hashed uid of a dashboard, so the link
+// searches for its title, which holds "namespace/name".
 Json TablePanel(PanelIds& ids, const std::string& title, const std::string& description, Json grid,
-                Json targets, const Json& renames, const std::string& sort_by, bool sort_desc,
-                Json overrides) {
+                Json targets, const Json& renames, const std::string& sort_by,
+                const std::vector<std::string>& hidden = {}) {
   Json index = Json::object();
   int position = 0;
   for (const char* name : {"slo_namespace", "slo", "service"}) index[name] = position++;
   for (const auto& [from, to] : renames.items()) index[from] = position++;
   Json rename = renames;
   rename["slo_namespace"] = "Namespace";
+  rename["slo"] = "Objective";
   rename["service"] = "Service";
+  Json exclude = {{"Time", true}};
+  for (const std::string& name : hidden) exclude[name] = true;
   Json transformations = Json::array();
   transformations.push_back({{"id", "merge"}, {"options", Json::object()}});
   transformations.push_back(
       {{"id", "organize"},
        {"options",
-        {{"excludeByName", {{"Time", true}}}, {"indexByName", index}, {"renameByName", rename}}}});
-  overrides.push_back(ObjectiveLinkOverride());
+        {{"excludeByName", exclude}, {"indexByName", index}, {"renameByName", rename}}}});
+  Json link =
+      Link("Open the objective's dashboard",
+           "/dashboards?tag=nines&query=${__data.fields.slo_namespace}/${__data.fields.slo}",
+           "dashboard", "The objective's own dashboard", true);
   return {
       {"type", "table"},
       {"id", ids.Next()},
@@ -624,16 +610,20 @@ Json TablePanel(PanelIds& ids, const std::string& title, const std::string& desc
       {"fieldConfig",
        {{"defaults",
          {{"unit", "none"},
+          {"decimals", 3},
           {"thresholds", {{"mode", "absolute"}, {"steps", Steps({{"text", std::nullopt}})}}},
-          {"mappings", Json::array()}}},
-        {"overrides", std::move(overrides)}}},
+          {"mappings", Json::array()},
+          {"links", Json::array({link})}}},
+        {"overrides", Json::array()}}},
       {"options",
        {{"frameIndex", 0},
         {"showHeader", true},
         {"cellHeight", "sm"},
-        {"sortBy", Json::array({{{"displayName", sort_by}, {"desc", sort_desc}}})},
+        {"sortBy", Json::array({{{"displayName", sort_by}, {"desc", false}}})},
         {"footer", {{"show", false}, {"reducer", Json::array({"sum"})}, {"countRows", false}}}}}};
 }
+
+std::string Percent(const std::string& expr) { return "100 * " + expr; }
 
 Json CountStat(PanelIds& ids, const std::string& title, const std::string& description, Json grid,
                const std::string& expr, const Json& steps) {
@@ -875,38 +865,22 @@ Json GenerateOverviewDashboard() {
       Steps({{"green", std::nullopt}, {"text", 1.0}})));
 
   Json targets = Json::array();
-  targets.push_back(Target("A", PerObjective(Filtered(kObjectiveSeries)), "", true, true));
-  targets.push_back(Target("B", PerObjective(Filtered(kSliSeries)), "", true, true));
-  targets.push_back(Target("C", PerObjective(Filtered(kBudgetRemainingSeries)), "", true, true));
-  targets.push_back(Target("D", AlertFiringExpr("SLOFastBurn"), "", true, true));
-  targets.push_back(Target("E", AlertFiringExpr("SLOSlowBurn"), "", true, true));
+  targets.push_back(Target("A", Percent(PerObjective(Filtered(kObjectiveSeries))), "", true, true));
+  targets.push_back(Target("B", Percent(PerObjective(Filtered(kSliSeries))), "", true, true));
+  targets.push_back(
+      Target("C", Percent(PerObjective(Filtered(kBudgetRemainingSeries))), "", true, true));
+  targets.push_back(Target("D", AlertFiringExpr("SLOFastBurn", "fast_burn"), "", true, true));
+  targets.push_back(Target("E", AlertFiringExpr("SLOSlowBurn", "slow_burn"), "", true, true));
   targets.push_back(Target("F", StateExpr(), "", true, true));
-  const Json renames = {{"Value #A", "Objective"},   {"Value #B", "SLI"},
-                        {"Value #C", "Budget left"}, {"Value #D", "Fast burn"},
-                        {"Value #E", "Slow burn"},   {"Value #F", "State"}};
-  Json firing_mappings =
-      Json::array({{{"type", "value"},
-                    {"options",
-                     {{"0", {{"text", "-"}, {"color", "green"}, {"index", 0}}},
-                      {"1", {{"text", "firing"}, {"color", "red"}, {"index", 1}}}}}}});
-  Json overrides = Json::array();
-  overrides.push_back(PercentOverride("Objective", 3, nullptr, false));
-  overrides.push_back(PercentOverride("SLI", 3, nullptr, false));
-  overrides.push_back(PercentOverride("Budget left", 1, BudgetSteps(), true));
-  for (const char* column : {"Fast burn", "Slow burn"}) {
-    overrides.push_back(
-        Override(column, Json::array({Property("mappings", firing_mappings),
-                                      Property("custom.cellOptions", {{"type", "color-text"}})})));
-  }
-  overrides.push_back(Override(
-      "State", Json::array({Property("mappings", StateMappings()),
-                            Property("custom.cellOptions", {{"type", "color-background"}})})));
+  const Json renames = {{"Value #A", "Objective %"},   {"Value #B", "SLI %"},
+                        {"Value #C", "Budget left %"}, {"fast_burn", "Fast burn"},
+                        {"slow_burn", "Slow burn"},    {"state", "State"}};
   panels.push_back(TablePanel(ids, "Objectives, least budget left first",
-                              "One row per objective. Click an objective to open its own "
-                              "dashboard. State: Exhausted when no budget is left, Burning while "
-                              "a burn alert fires, No data without events in the window.",
-                              GridPos(0, 4, 24, 14), std::move(targets), renames, "Budget left",
-                              false, std::move(overrides)));
+                              "One row per objective; click a row to find its own dashboard. "
+                              "State: Exhausted when no budget is left, Burning while a burn "
+                              "alert fires, No data without events in the window.",
+                              GridPos(0, 4, 24, 14), std::move(targets), renames, "Budget left %",
+                              {"Value #D", "Value #E", "Value #F"}));
 
   panels.push_back(TimeseriesPanel(
       ids, "Error budget left, the ten lowest",
@@ -970,25 +944,23 @@ Json GenerateReviewDashboard() {
   const auto review_table = [&](const std::string& title, const std::string& description,
                                 const std::string& filter, int y, bool with_sli) {
     Json targets = Json::array();
-    targets.push_back(Target("A", only(lowest, filter), "", true, true));
-    targets.push_back(Target("B", only(PerObjective(budget), filter), "", true, true));
-    targets.push_back(
-        Target("C", only(PerObjective(Filtered(kObjectiveSeries)), filter), "", true, true));
-    Json renames = {
-        {"Value #A", "Lowest budget"}, {"Value #B", "Budget left now"}, {"Value #C", "Objective"}};
+    targets.push_back(Target("A", Percent(only(lowest, filter)), "", true, true));
+    targets.push_back(Target("B", Percent(only(PerObjective(budget), filter)), "", true, true));
+    targets.push_back(Target("C", Percent(only(PerObjective(Filtered(kObjectiveSeries)), filter)),
+                             "", true, true));
+    Json renames = {{"Value #A", "Lowest budget %"},
+                    {"Value #B", "Budget left now %"},
+                    {"Value #C", "Objective %"}};
     if (with_sli) {
-      targets.push_back(Target(
-          "D", only(PerObjective("min_over_time(" + Filtered(kSliSeries) + "[$__range])"), filter),
-          "", true, true));
-      renames["Value #D"] = "Lowest SLI";
+      targets.push_back(
+          Target("D",
+                 Percent(only(PerObjective("min_over_time(" + Filtered(kSliSeries) + "[$__range])"),
+                              filter)),
+                 "", true, true));
+      renames["Value #D"] = "Lowest SLI %";
     }
-    Json overrides = Json::array();
-    overrides.push_back(PercentOverride("Lowest budget", 1, BudgetSteps(), true));
-    overrides.push_back(PercentOverride("Budget left now", 1, BudgetSteps(), false));
-    overrides.push_back(PercentOverride("Objective", 3, nullptr, false));
-    if (with_sli) overrides.push_back(PercentOverride("Lowest SLI", 4, nullptr, false));
     return TablePanel(ids, title, description, GridPos(0, y, 24, 8), std::move(targets), renames,
-                      "Lowest budget", false, std::move(overrides));
+                      "Lowest budget %");
   };
   panels.push_back(review_table(
       "Ran out of budget in the period",
