@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every test of nines: unit and golden tests (plain and under ASan + UBSan),
 # `promtool check rules` on every generated output, the `promtool test rules` suites that prove the
-# rules' behaviour over time, and a short fuzzing run. Ends with one "N passed, N failed" line.
+# rules' behaviour over time, every dashboard against Grafana's schemas and every dashboard query
+# against a real Prometheus, and a short fuzzing run. Ends with one "N passed, N failed" line.
 #
 #   scripts/test.sh            everything
 #   FUZZ_SECONDS=5 scripts/test.sh    a shorter fuzzing run
@@ -51,6 +52,22 @@ export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_erro
 step "unit tests (asan+ubsan)" unit_tests build-asan
 step "promtool check rules" tests/promtool/check_rules.sh build/nines
 step "promtool test rules" ctest --test-dir build --output-on-failure -j "$jobs" -L promtool
+# Every dashboard against Grafana's JSON Schemas, as files and inside the objects that carry them.
+dashboard_schemas() {
+  local out
+  out=$(mktemp -d)
+  build/nines generate -f examples >"$out/configmaps.yaml" &&
+    build/nines generate -f examples --dashboards grafana-operator --dashboard-folder SLOs \
+      >"$out/grafana-operator.yaml" &&
+    tests/dashboards/schemacheck.sh --self-test >/dev/null &&
+    tests/dashboards/schemacheck.sh tests/golden/dashboards/*.json charts/nines/dashboards/*.json \
+      "$out/configmaps.yaml" "$out/grafana-operator.yaml"
+  local rc=$?
+  rm -rf "$out"
+  return "$rc"
+}
+step "dashboard schemas" dashboard_schemas
+step "dashboard queries on Prometheus" tests/dashboards/query_test.sh
 step "build (fuzz)" build build-fuzz -DNINES_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++
 fuzz() {
   local target=$1 corpus=$2

@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# Every PromQL expression of every dashboard, run against a real Prometheus.
+#
+# A broken query is the most common complaint about SLO dashboards, and a query that runs but
+# returns nothing is the second. So this test renders the examples and 200 more objectives into
+# rules and dashboards, starts three synthetic services (one failing 5% of requests, one healthy,
+# one that fails for a while and recovers) and a Prometheus that scrapes them and evaluates the
+# rules, waits until the review board has something to review, and then runs every panel query,
+# every annotation and every variable query of every dashboard, as Grafana would, with Grafana's
+# variables filled in. Each must succeed, and each must return data, except the alert panels of
+# objectives that have no alert firing, which must then be empty.
+#
+#   tests/dashboards/query_test.sh          uses build/ (NINES_BUILD overrides)
+#   KEEP=1 tests/dashboards/query_test.sh   leaves the work folder for a look
+#
+# About 5 minutes: the rules' own evaluation intervals set the pace. No timing is asserted; every
+# wait is a bounded poll for a condition.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+build=${NINES_BUILD:-$root/build}
+work=$(mktemp -d "${TMPDIR:-/tmp}/nines-dashboard-queries.XXXXXX")
+
+pids=()
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if ((${#pids[@]})); then kill "${pids[@]}" 2>/dev/null || true; fi
+  if ((${#pids[@]})); then wait "${pids[@]}" 2>/dev/null || true; fi
+  if [ "$rc" -ne 0 ]; then
+    echo "query_test: failed; Prometheus log tail:" >&2
+    tail -n 20 "$work/prometheus.log" >&2 2>/dev/null || true
+  fi
+  if [ -n "${KEEP:-}" ]; then echo "query_test: work folder kept: $work"; else rm -rf "$work"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+for tool in prometheus curl jq; do
+  command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/setup.sh installs it)"
+done
+for binary in nines nines-workload; do
+  [ -x "$build/$binary" ] || fail "$build/$binary is missing: build first"
+done
+
+# ---- Objectives: the examples, and 200 more for the shared boards -----------------------------
+# "flaky" objectives run out of budget and recover during the test; "steady" ones never spend any,
+# so the review board has objectives that could be tightened.
+mkdir -p "$work/objectives"
+cp examples/*.yaml "$work/objectives/"
+{
+  for i in $(seq -w 1 100); do
+    for kind in flaky steady; do
+      if [ "$kind" = flaky ]; then objective=95; else objective=99; fi
+      cat <<EOF
+---
+apiVersion: nines.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata: {name: $kind-$i, namespace: team-${i:1:1}}
+spec:
+  service: $kind
+  objective: "$objective"
+  window: 7d
+  labels: {tier: "$((10#$i % 3))"}
+  indicator:
+    ratio:
+      total: http_requests_total{job="$kind"}
+      bad: http_requests_total{job="$kind",code=~"5.."}
+EOF
+    done
+  done
+} >"$work/objectives/generated.yaml"
+
+release_expr='label_replace(max(up), "service", "$service", "", "")'
+"$build/nines" generate --format rulefile -f "$work/objectives" >"$work/rules.yaml"
+"$build/nines" generate --format rulefile --dashboards json -f "$work/objectives" \
+  --release-annotation "$release_expr" -o "$work/out" 2>/dev/null
+mkdir -p "$work/dashboards"
+find "$work/out" -name '*.json' -exec cp {} "$work/dashboards/" \;
+cp charts/nines/dashboards/*.json "$work/dashboards/"
+dashboards=$(find "$work/dashboards" -name '*.json' | wc -l)
+echo "query_test: $dashboards dashboards, $(grep -c '^  - name:\|^- name:' "$work/rules.yaml") rule groups"
+
+# ---- Synthetic services and Prometheus --------------------------------------------------------
+
+start_workload() {  # start_workload NAME ERROR_RATIO -> sets $url_NAME
+  local name=$1 errors=$2 log="$work/workload-$1.log" url=
+  "$build/nines-workload" --listen 127.0.0.1:0 --rate 40 --error-ratio "$errors" --latency-ms 120 \
+    --seed 7 >"$log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    url=$(grep -o 'http://[0-9.:]*' "$log" | head -n 1 || true)
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  [ -n "$url" ] || fail "nines-workload $name did not start: $(cat "$log")"
+  printf -v "url_$name" '%s' "$url"
+}
+start_workload busy 0.05
+start_workload steady 0
+start_workload flaky 0.08
+
+# The same service scraped as several jobs: each example's selector finds its job.
+scrape() {  # scrape JOB URL
+  printf '  - job_name: %s\n    static_configs:\n      - targets: ["%s"]\n' "$1" "${2#http://}"
+}
+{
+  printf 'global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\nrule_files:\n  - rules.yaml\n'
+  printf 'scrape_configs:\n'
+  for job in checkout admin-api; do scrape "$job" "$url_busy"; done
+  for job in catalog search payment-provider steady; do scrape "$job" "$url_steady"; done
+  scrape flaky "$url_flaky"
+} >"$work/prometheus.yml"
+
+free_port() {
+  local port
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
+}
+prom=
+for _ in 1 2 3; do
+  port=$(free_port) || fail "no free port"
+  # Native histograms: examples/latency-native.yaml reads one, served by the workload.
+  prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
+    --web.listen-address="127.0.0.1:$port" --enable-feature=native-histograms \
+    >"$work/prometheus.log" 2>&1 &
+  prom_pid=$!
+  for _ in $(seq 150); do
+    if curl -fsS "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1; then
+      prom=http://127.0.0.1:$port
+      break
+    fi
+    kill -0 "$prom_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if [ -n "$prom" ]; then
+    pids+=("$prom_pid")
+    break
+  fi
+  kill "$prom_pid" 2>/dev/null || true
+  wait "$prom_pid" 2>/dev/null || true
+done
+[ -n "$prom" ] || fail "Prometheus did not start"
+started=$(date +%s)
+
+api() { curl -fsS -G "$prom/api/v1/$1" "${@:2}"; }
+instant() { api query --data-urlencode "query=$1" | jq -r '.data.result | length'; }
+value() { api query --data-urlencode "query=$1" | jq -r '.data.result[0].value[1] // "none"'; }
+
+# wait_for DESCRIPTION SECONDS COMMAND...: polls until COMMAND succeeds.
+wait_for() {
+  local what=$1 limit=$2
+  shift 2
+  local deadline=$(($(date +%s) + limit))
+  until "$@"; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "waited ${limit}s for $what"
+    sleep 3
+  done
+  echo "query_test: $what after $(($(date +%s) - started))s"
+}
+at_least() { [ "$(value "$1")" != none ] && awk -v v="$(value "$1")" -v n="$2" 'BEGIN{exit !(v >= n)}'; }
+
+wait_for "every target up" 60 at_least 'count(up == 1)' 7
+wait_for "every objective's budget recorded" 300 \
+  at_least 'count(slo:error_budget_remaining:ratio)' 209
+wait_for "the flaky objectives out of budget" 300 \
+  at_least 'count(slo:error_budget_remaining:ratio{service="flaky"} <= 0)' 100
+curl -fsS -X POST "$url_flaky/control?error_ratio=0" >/dev/null
+wait_for "the flaky objectives recovered" 480 \
+  at_least 'count(slo:error_budget_remaining:ratio{service="flaky"} > 0)' 100
+wait_for "SLOFastBurn firing for checkout-availability" 120 \
+  at_least 'count(ALERTS{alertname="SLOFastBurn",alertstate="firing",slo="checkout-availability"})' 1
+
+# ---- Every query of every dashboard -----------------------------------------------------------
+
+now=$(date +%s)
+range_seconds=$((now - started + 60))
+# Objectives with an alert firing: their alert panels must show it, the others must be empty.
+api alerts | jq -r '.data.alerts[] | select(.state == "firing") | "\(.labels.slo_namespace)/\(.labels.slo)"' |
+  sort -u >"$work/alerting"
+
+# One line per query: uid, objective (namespace/name or ""), kind, title, instant, expr, with
+# Grafana's variables filled in: the per-objective constants, All (.*) for the boards' filters,
+# the custom variables' current values, and the built-in intervals and range.
+jq -r --arg range "${range_seconds}s" '
+  . as $d
+  | ([.templating.list[] | {key: .name, value: (
+        if .type == "constant" then .query
+        elif .type == "custom" then .current.value
+        elif .type == "query" then ".*"
+        else "" end)}] | from_entries) as $own
+  | ($own + {"__rate_interval": "1m", "__interval": "30s", "__range": $range}) as $vars
+  | (([.templating.list[] | select(.type == "constant") | {key: .name, value: .query}]
+      | from_entries) as $c | if $c.namespace then "\($c.namespace)/\($c.slo)" else "" end) as $objective
+  | def fill: gsub("\\$\\{?(?<n>[A-Za-z_][A-Za-z0-9_]*)\\}?"; $vars[.n] // "$\(.n)");
+    ( .panels[] | select(.targets) | . as $p | .targets[]
+      | [$d.uid, $objective, "panel", $p.title, (.instant | tostring), (.expr | fill)] ),
+    ( .annotations.list[] | select(.expr)
+      | [$d.uid, $objective, "annotation", .name, "false", (.expr | fill)] ),
+    ( .templating.list[] | select(.type == "query")
+      | [$d.uid, $objective, "variable", .name, "true", (.query | fill)] )
+  | @tsv' "$work"/dashboards/*.json >"$work/queries.tsv"
+
+queries=0
+problems=0
+problem() {
+  problems=$((problems + 1))
+  echo "FAIL: $*" >&2
+}
+start=$((now - 600))
+while IFS=$'\t' read -r uid objective kind title instant expr; do
+  queries=$((queries + 1))
+  where="$uid${objective:+ ($objective)} $kind \"$title\""
+  if [ "$kind" = variable ]; then
+    # label_values(SELECTOR, LABEL), as Grafana's Prometheus datasource runs it.
+    [[ $expr =~ ^label_values\((.*),\ *([a-zA-Z_]+)\)$ ]] || {
+      problem "$where: not a label_values() query: $expr"
+      continue
+    }
+    response=$(api "label/${BASH_REMATCH[2]}/values" --data-urlencode "match[]=${BASH_REMATCH[1]}" 2>&1) ||
+      { problem "$where: $response"; continue; }
+    count=$(jq '.data | length' <<<"$response")
+  else
+    if [ "$instant" = true ]; then
+      response=$(api query --data-urlencode "query=$expr" --data-urlencode "time=$now" 2>&1) ||
+        { problem "$where: $expr: $response"; continue; }
+    else
+      response=$(api query_range --data-urlencode "query=$expr" --data-urlencode "start=$start" \
+        --data-urlencode "end=$now" --data-urlencode "step=15" 2>&1) ||
+        { problem "$where: $expr: $response"; continue; }
+    fi
+    [ "$(jq -r '.status' <<<"$response")" = success ] ||
+      { problem "$where: $expr: $(jq -c . <<<"$response")"; continue; }
+    if [ "$(jq '.warnings // [] | length' <<<"$response")" -gt 0 ]; then
+      problem "$where: $expr: warnings $(jq -c .warnings <<<"$response")"
+    fi
+    count=$(jq '.data.result | length' <<<"$response")
+  fi
+  # Alert panels follow Prometheus's own alerts: data exactly when the objective has one firing.
+  if [[ -n $objective && ($title == "Alerts firing" || $title == "Burn alerts") ]]; then
+    if grep -qx "$objective" "$work/alerting"; then expected=data; else expected=empty; fi
+  else
+    expected=data
+  fi
+  if [ "$expected" = data ] && [ "$count" -eq 0 ]; then
+    problem "$where returned nothing: $expr"
+  elif [ "$expected" = empty ] && [ "$count" -ne 0 ]; then
+    problem "$where shows an alert that Prometheus does not have: $expr"
+  fi
+done <"$work/queries.tsv"
+
+# ---- What the shared boards say --------------------------------------------------------------
+
+board() {  # board UID TITLE REFID: the query of a panel of a shared board, variables filled in
+  awk -F'\t' -v u="$1" -v t="$2" '$1 == u && $4 == t {print $6}' "$work/queries.tsv" | sed -n "${3}p"
+}
+check() {  # check DESCRIPTION ACTUAL OPERATOR EXPECTED
+  if awk -v a="$2" -v e="$4" "BEGIN{exit !(a $3 e)}"; then
+    echo "ok: $1: $2"
+  else
+    problem "$1: $2, expected $3 $4"
+  fi
+}
+table=(nines-overview "Objectives, least budget left first")
+check "overview: objectives" "$(value "$(board nines-overview Objectives 1)")" ">=" 209
+check "overview: rows of the table" "$(instant "$(board "${table[@]}" 1)")" ">=" 209
+check "overview: one state per row" "$(instant "$(board "${table[@]}" 6)")" "==" \
+  "$(instant "$(board "${table[@]}" 1)")"
+check "overview: Fast burn column per row" "$(instant "$(board "${table[@]}" 4)")" "==" \
+  "$(instant "$(board "${table[@]}" 1)")"
+states=$(api query --data-urlencode "query=$(board "${table[@]}" 6)" |
+  jq -r '[.data.result[].metric.state] | unique | join(",")')
+for state in Healthy Burning Exhausted; do
+  check "overview: some objective $state" "$(grep -c "$state" <<<"$states")" "==" 1
+done
+check "review: ran out of budget" "$(value "$(board nines-review "Ran out of budget" 1)")" ">=" 100
+check "review: recovered" "$(value "$(board nines-review Recovered 1)")" ">=" 100
+check "review: could be tightened" "$(value "$(board nines-review "Could be tightened" 1)")" ">=" 100
+
+echo "query_test: $queries queries of $dashboards dashboards against Prometheus, $problems problems"
+[ "$problems" -eq 0 ]
