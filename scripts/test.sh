@@ -67,6 +67,7 @@ dashboard_schemas() {
   return "$rc"
 }
 step "dashboard schemas" dashboard_schemas
+step "workload on Prometheus (text and protobuf)" e2e/workload/prometheus_check.sh build/nines-workload
 step "dashboard queries on Prometheus" tests/dashboards/query_test.sh
 step "build (fuzz)" build build-fuzz -DNINES_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++
 fuzz() {

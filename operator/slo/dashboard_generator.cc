@@ -218,6 +218,7 @@ std::vector<std::string> TierWindows(const api::BurnAlert& alert) {
     windows.insert(tier.short_window);
   }
   std::vector<std::string> out;
+  out.reserve(windows.size());
   for (Duration d : windows) out.push_back(FormatDuration(d));
   return out;
 }
@@ -539,7 +540,7 @@ std::string PerObjective(const std::string& expr) {
 
 // A constant label on every series of `expr`: how the boards turn a condition into text.
 std::string WithLabel(const std::string& expr, const std::string& label, const std::string& value) {
-  return "label_replace(" + expr + ", \"" + label + "\", \"" + value + "\", \"\", \"\")";
+  return "label_replace(" + expr + R"(, ")" + label + R"(", ")" + value + R"(", "", ""))";
 }
 
 // One series per objective with a `state` label: Exhausted when no budget is left, Burning while a
@@ -558,8 +559,8 @@ std::string StateExpr() {
 
 // One series per objective with a `label` of "firing" or "-".
 std::string AlertFiringExpr(const std::string& alertname, const std::string& label) {
-  const std::string alerts = PerObjective("ALERTS{alertname=\"" + alertname +
-                                          "\",alertstate=\"firing\"," + kBoardFilter + "}");
+  const std::string alerts = PerObjective(R"(ALERTS{alertname=")" + alertname +
+                                          R"(",alertstate="firing",)" + kBoardFilter + "}");
   return WithLabel(alerts, label, "firing") + " or " +
          WithLabel(
              PerObjective(Filtered(kObjectiveSeries)) + " unless on (slo_namespace, slo) " + alerts,
