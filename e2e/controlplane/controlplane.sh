@@ -19,8 +19,8 @@
 # Environment:
 #   CONTROLPLANE_CACHE        cache root (default: e2e/.cache beside this folder)
 #   CONTROLPLANE_RUN_DIR      state folder (default: $CONTROLPLANE_CACHE/run)
-#   CONTROLPLANE_THIRD_PARTY  third-party CRDs (default: shared/third_party
-#                             beside the repository)
+#   CONTROLPLANE_THIRD_PARTY  third-party CRDs (default: third_party/ in the
+#                             repository, a copy of the team's shared ones)
 #   CONTROLPLANE_TIMEOUT      seconds to wait for each component (default 180)
 #   CONTROLPLANE_CONTROLLERS  kube-controller-manager --controllers (default *)
 #   KUBECTL                   kubectl to use (default: /usr/bin/kubectl, else
@@ -31,7 +31,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 cache="${CONTROLPLANE_CACHE:-$repo/e2e/.cache}"
 run="${CONTROLPLANE_RUN_DIR:-$cache/run}"
-third_party="${CONTROLPLANE_THIRD_PARTY:-$(cd "$repo/.." && pwd)/shared/third_party}"
+third_party="${CONTROLPLANE_THIRD_PARTY:-$repo/third_party}"
 timeout="${CONTROLPLANE_TIMEOUT:-180}"
 export CONTROLPLANE_CACHE="$cache"
 

@@ -10,14 +10,14 @@
 #        schemacheck.sh --help
 # Environment:
 #   NINES_GRAFANA_SCHEMAS  folder of the schemas
-#                          (default: ../shared/third_party/grafana-schema beside the repo)
+#                          (default: third_party/grafana-schema, a copy of the shared ones)
 # Needs only `go` on PATH and the Go module proxy.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 mod="$here/schemacheck"
-schemas="${NINES_GRAFANA_SCHEMAS:-$repo/../shared/third_party/grafana-schema}"
+schemas="${NINES_GRAFANA_SCHEMAS:-$repo/third_party/grafana-schema}"
 export GOWORK=off # the checker is its own module, whatever go.work is around
 
 die() { echo "schemacheck.sh: $*" >&2; exit 2; }
