@@ -399,8 +399,11 @@ Json OutcomePanel(PanelIds& ids, const api::RatioIndicator& ratio, Json grid) {
   std::string title;
   if (!by.empty()) {
     std::string legend;
-    for (const std::string& label : by)
-      legend += (legend.empty() ? "" : " ") + ("{{" + label + "}}");
+    for (const std::string& label : by) {
+      // append, not operator+: GCC 12 at -O3 warns falsely (-Wrestrict) on "literal" + string.
+      if (!legend.empty()) legend.append(" ");
+      legend.append("{{").append(label).append("}}");
+    }
     targets.push_back(Target("A",
                              "sum by (" + Join(by, ", ") + ") (rate(" +
                                  api::RenderSelector(ratio.total) + "[$__rate_interval]))",
