@@ -87,8 +87,8 @@ Status WatchEventParser::ParseLine(std::string_view line) {
   }
   auto object_it = parsed.find("object");
   if (object_it == parsed.end() || !object_it->is_object()) {
-    return InvalidArgumentError(std::string("watch stream: a ") + WatchEventTypeName(*type) +
-                                " event has no \"object\"");
+    return InvalidArgumentError(std::string("watch stream: an event of type ") +
+                                WatchEventTypeName(*type) + " has no \"object\"");
   }
   WatchEvent event{*type, std::move(*object_it)};
   if (!on_event_(std::move(event))) stopped_ = true;
