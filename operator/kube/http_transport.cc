@@ -6,9 +6,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
+#include <csignal>
+
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <utility>
 #include <vector>
@@ -179,6 +183,43 @@ Result<std::string> ResolveHost(const std::string& host) {
   return std::string(text);
 }
 
+// Keeps SIGPIPE away from the process while this thread talks to the server. OpenSSL writes to the
+// socket with write(), which raises SIGPIPE when the peer (or Cancel's shutdown) has closed it,
+// and the default action kills the process. A library should not change the process's signal
+// dispositions, so the signal is blocked in this thread only, and one it caused is consumed.
+class ScopedSigpipeBlock {
+ public:
+  ScopedSigpipeBlock() {
+    sigemptyset(&sigpipe_);
+    sigaddset(&sigpipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &sigpipe_, &old_mask_);
+  }
+  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
+  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
+  ~ScopedSigpipeBlock() {
+    if (!was_pending_) {
+      sigset_t pending;
+      sigemptyset(&pending);
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        const timespec no_wait{0, 0};
+        while (sigtimedwait(&sigpipe_, nullptr, &no_wait) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+
+ private:
+  sigset_t sigpipe_;
+  sigset_t old_mask_;
+  bool was_pending_ = false;
+};
+
 bool IsSuccess(int status) { return status >= 200 && status < 300; }
 
 std::string Header(const httplib::Headers& headers, const char* name) {
@@ -311,6 +352,7 @@ class HttplibTransport : public HttpTransport {
                                 const ChunkHandler* on_chunk, Cancellation* cancel) {
     const bool streaming = on_chunk != nullptr;
     if (cancel != nullptr && cancel->cancelled()) return HttpResponse{};
+    const ScopedSigpipeBlock no_sigpipe;
     auto client = streaming ? NewClient(credentials, true) : Acquire(credentials);
     if (!client.ok()) return client.status();
 
