@@ -7,10 +7,9 @@
 #define NINES_KUBE_API_ERROR_H_
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "operator/base/status.h"
 

@@ -75,8 +75,8 @@ ResourceType EventResource() { return {"events.k8s.io", "v1", "events", /*namesp
 
 std::string ResourcePath(const ResourceType& type, std::string_view namespace_name,
                          std::string_view name, std::string_view subresource) {
-  std::string path = type.group.empty() ? "/api/" + type.version
-                                        : "/apis/" + type.group + "/" + type.version;
+  std::string path =
+      type.group.empty() ? "/api/" + type.version : "/apis/" + type.group + "/" + type.version;
   if (type.namespaced && !namespace_name.empty()) path += "/namespaces/" + Escape(namespace_name);
   path += "/" + type.plural;
   if (!name.empty()) {
@@ -97,7 +97,8 @@ Result<nlohmann::json> Client::Call(const char* method, const std::string& path_
   if (response->status < 200 || response->status >= 300) {
     return StatusFromHttp(response->status, response->body, response->retry_after);
   }
-  nlohmann::json parsed = nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json parsed =
+      nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     return InternalError(std::string(method) + " " + path_and_query + ": the answer is not JSON");
   }
@@ -162,10 +163,10 @@ Result<nlohmann::json> Client::Apply(const ResourceType& type, std::string_view 
   }
   Query query;
   query.Add("fieldManager", field_manager).Add("force", "true");
-  return Call("PATCH",
-              ResourcePath(type, NamespaceFor(namespace_name, object), *name, subresource) +
-                  query.text(),
-              "application/apply-patch+yaml", object.dump());
+  return Call(
+      "PATCH",
+      ResourcePath(type, NamespaceFor(namespace_name, object), *name, subresource) + query.text(),
+      "application/apply-patch+yaml", object.dump());
 }
 
 Status Client::Delete(const ResourceType& type, std::string_view namespace_name,

@@ -85,7 +85,10 @@ class FileTokenCredentialSource : public CredentialSource {
  public:
   FileTokenCredentialSource(std::string path, Clock clock, std::chrono::seconds refresh,
                             Credentials base)
-      : path_(std::move(path)), clock_(std::move(clock)), refresh_(refresh), base_(std::move(base)) {}
+      : path_(std::move(path)),
+        clock_(std::move(clock)),
+        refresh_(refresh),
+        base_(std::move(base)) {}
 
   Result<Credentials> Get() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -182,8 +185,8 @@ Status LoadCluster(const KubeconfigFile& file, const std::string& name, ClusterC
   std::string server = Text(*cluster, "server");
   if (server.empty()) return InvalidArgumentError(file.Where(prefix + ".server: missing"));
   if (server.rfind("https://", 0) != 0 && server.rfind("http://", 0) != 0) {
-    return InvalidArgumentError(file.Where(prefix + ".server: \"" + server +
-                                           "\" is not an http:// or https:// URL"));
+    return InvalidArgumentError(
+        file.Where(prefix + ".server: \"" + server + "\" is not an http:// or https:// URL"));
   }
   while (server.size() > 1 && server.back() == '/') server.pop_back();
   config->server = std::move(server);
@@ -225,7 +228,8 @@ Result<ExecPlugin> LoadExec(const KubeconfigFile& file, const YAML::Node& exec,
     if (!env.IsSequence()) return InvalidArgumentError(file.Where(prefix + ".env: not a list"));
     for (const YAML::Node& entry : env) {
       const std::string name = entry.IsMap() ? Text(entry, "name") : "";
-      if (name.empty()) return InvalidArgumentError(file.Where(prefix + ".env: an entry has no name"));
+      if (name.empty())
+        return InvalidArgumentError(file.Where(prefix + ".env: an entry has no name"));
       plugin.env.emplace_back(name, Text(entry, "value"));
     }
   }
@@ -241,7 +245,8 @@ Status LoadUser(const KubeconfigFile& file, const std::string& name, const Clock
     return InvalidArgumentError(file.Where(prefix + ".auth-provider: not supported; use exec"));
   }
   if ((*user)["username"] || (*user)["password"]) {
-    return InvalidArgumentError(file.Where(prefix + ".username: basic authentication is not supported"));
+    return InvalidArgumentError(
+        file.Where(prefix + ".username: basic authentication is not supported"));
   }
   Credentials base;
   auto cert = PemFromDataOrFile(file, *user, prefix, "client-certificate");
@@ -249,7 +254,8 @@ Status LoadUser(const KubeconfigFile& file, const std::string& name, const Clock
   auto key = PemFromDataOrFile(file, *user, prefix, "client-key");
   if (!key.ok()) return key.status();
   if (cert->empty() != key->empty()) {
-    return InvalidArgumentError(file.Where(prefix + (cert->empty() ? ".client-certificate" : ".client-key") +
+    return InvalidArgumentError(file.Where(prefix +
+                                           (cert->empty() ? ".client-certificate" : ".client-key") +
                                            ": missing (the certificate and key go together)"));
   }
   base.client_cert_pem = std::move(*cert);
@@ -266,14 +272,16 @@ Status LoadUser(const KubeconfigFile& file, const std::string& name, const Clock
     // Read once now so that a wrong path is reported at start, naming the field.
     auto text = ReadWholeFile(path, file.Where(prefix + ".tokenFile"));
     if (!text.ok()) return text.status();
-    config->credentials = FileTokenCredentials(path, clock, std::chrono::minutes(1), std::move(base));
+    config->credentials =
+        FileTokenCredentials(path, clock, std::chrono::minutes(1), std::move(base));
   } else {
     config->credentials = StaticCredentials(std::move(base));
   }
   return Status::Ok();
 }
 
-Result<ClusterConfig> LoadKubeconfigFile(const KubeconfigFile& file, const KubeconfigOptions& options) {
+Result<ClusterConfig> LoadKubeconfigFile(const KubeconfigFile& file,
+                                         const KubeconfigOptions& options) {
   if (!file.root.IsMap()) return InvalidArgumentError(file.Where("not a YAML map"));
   std::string context_name = options.context;
   if (context_name.empty()) context_name = Text(file.root, "current-context");
@@ -310,8 +318,8 @@ std::shared_ptr<CredentialSource> StaticCredentials(Credentials credentials) {
 std::shared_ptr<CredentialSource> FileTokenCredentials(std::string path, Clock clock,
                                                        std::chrono::seconds refresh,
                                                        Credentials base) {
-  return std::make_shared<FileTokenCredentialSource>(std::move(path), OrSystemClock(std::move(clock)),
-                                                     refresh, std::move(base));
+  return std::make_shared<FileTokenCredentialSource>(
+      std::move(path), OrSystemClock(std::move(clock)), refresh, std::move(base));
 }
 
 std::string KubeconfigPath(const std::string& flag, const EnvLookup& env) {

@@ -59,13 +59,13 @@ std::shared_ptr<CredentialSource> FileTokenCredentials(
     Credentials base = {});
 
 struct ClusterConfig {
-  std::string server;            // "https://host:port", no trailing slash
-  std::string ca_pem;            // the CAs to trust; empty: the system's roots
+  std::string server;  // "https://host:port", no trailing slash
+  std::string ca_pem;  // the CAs to trust; empty: the system's roots
   bool insecure_skip_tls_verify = false;
-  std::string tls_server_name;   // the name to verify the server's certificate against
-  std::string namespace_name;    // the context's (or pod's) namespace; "default" if none
+  std::string tls_server_name;  // the name to verify the server's certificate against
+  std::string namespace_name;   // the context's (or pod's) namespace; "default" if none
   std::shared_ptr<CredentialSource> credentials;  // never null
-  std::string source;            // where it came from, for messages: the file and context
+  std::string source;  // where it came from, for messages: the file and context
 };
 
 // The kubeconfig file to read: `flag` if not empty, else the first entry of $KUBECONFIG

@@ -10,9 +10,8 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX declares it nowhere
 
@@ -237,9 +236,8 @@ Result<TimePoint> ParseRfc3339(const std::string& text) {
                                          std::chrono::month(static_cast<unsigned>(*month)),
                                          std::chrono::day(static_cast<unsigned>(*day))};
   if (!date.ok() || *hour > 23 || *minute > 59 || *second > 60) return bad;
-  const auto seconds = std::chrono::sys_days(date).time_since_epoch() +
-                       std::chrono::hours(*hour) + std::chrono::minutes(*minute) +
-                       std::chrono::seconds(*second) - offset;
+  const auto seconds = std::chrono::sys_days(date).time_since_epoch() + std::chrono::hours(*hour) +
+                       std::chrono::minutes(*minute) + std::chrono::seconds(*second) - offset;
   return TimePoint(std::chrono::duration_cast<TimePoint::duration>(seconds + fraction));
 }
 
@@ -278,7 +276,8 @@ Result<Credentials> ParseExecCredential(const std::string& output, const std::st
   const std::string expiration = text(status, "expirationTimestamp");
   if (!expiration.empty()) {
     auto time = ParseRfc3339(expiration);
-    if (!time.ok()) return InvalidArgumentError("status.expirationTimestamp: " + time.status().message());
+    if (!time.ok())
+      return InvalidArgumentError("status.expirationTimestamp: " + time.status().message());
     *expiry = *time;
   }
   return credentials;

@@ -22,7 +22,7 @@ struct ExecPlugin {
   std::string command;      // a path, or a name looked up on PATH
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;  // added to this process's environment
-  std::string user;         // the kubeconfig user, for messages
+  std::string user;                                      // the kubeconfig user, for messages
   std::chrono::seconds timeout = std::chrono::minutes(1);
 };
 

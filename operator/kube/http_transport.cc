@@ -9,11 +9,10 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
-#include <csignal>
-
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <utility>
 #include <vector>
 
@@ -89,7 +88,8 @@ Result<KeyPtr> ParsePrivateKey(const std::string& pem) {
 // certificate from any public CA; this callback verifies the chain against exactly these.
 class TrustedCas {
  public:
-  explicit TrustedCas(std::vector<X509Ptr> certs) : certs_(std::move(certs)), stack_(sk_X509_new_null()) {
+  explicit TrustedCas(std::vector<X509Ptr> certs)
+      : certs_(std::move(certs)), stack_(sk_X509_new_null()) {
     for (const X509Ptr& cert : certs_) sk_X509_push(stack_, cert.get());
   }
   TrustedCas(const TrustedCas&) = delete;
@@ -115,7 +115,7 @@ class TrustedCas {
 
 struct ServerAddress {
   bool https = true;
-  std::string host;         // without brackets
+  std::string host;  // without brackets
   int port = 443;
   std::string path_prefix;  // e.g. "/k8s/clusters/c-1", or empty
 };
@@ -143,7 +143,8 @@ Result<ServerAddress> ParseServer(const std::string& server) {
   std::string_view port_text;
   if (!authority.empty() && authority.front() == '[') {
     const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return InvalidArgumentError("server \"" + server + "\": unclosed [");
+    if (close == std::string_view::npos)
+      return InvalidArgumentError("server \"" + server + "\": unclosed [");
     address.host = std::string(authority.substr(1, close - 1));
     std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
@@ -404,8 +405,10 @@ class HttplibTransport : public HttpTransport {
       std::string message = "HTTP " + request.method + " " + config_.server + ": " +
                             httplib::to_string(result.error());
       if (result.error() == httplib::Error::SSLServerVerification && address_.https) {
-        const long verify = static_cast<httplib::SSLClient*>(client->get())->get_openssl_verify_result();
-        if (verify != X509_V_OK) message += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+        const long verify =
+            static_cast<httplib::SSLClient*>(client->get())->get_openssl_verify_result();
+        if (verify != X509_V_OK)
+          message += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
       }
       ERR_clear_error();
       return UnavailableError(std::move(message));
@@ -427,7 +430,7 @@ class HttplibTransport : public HttpTransport {
 
   std::mutex mu_;
   std::vector<std::unique_ptr<httplib::ClientImpl>> idle_;  // guarded by mu_
-  std::string pool_certificate_;                             // guarded by mu_
+  std::string pool_certificate_;                            // guarded by mu_
 };
 
 }  // namespace

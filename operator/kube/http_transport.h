@@ -20,9 +20,9 @@
 namespace nines::kube {
 
 struct HttpRequest {
-  std::string method;        // GET, POST, PUT, PATCH, DELETE
+  std::string method;          // GET, POST, PUT, PATCH, DELETE
   std::string path_and_query;  // "/api/v1/namespaces?limit=10", already escaped
-  std::string content_type;  // of the body; empty when there is none
+  std::string content_type;    // of the body; empty when there is none
   std::string body;
 };
 
@@ -47,8 +47,8 @@ class Cancellation {
 
  private:
   mutable std::mutex mu_;
-  bool cancelled_ = false;       // guarded by mu_
-  std::function<void()> hook_;   // guarded by mu_
+  bool cancelled_ = false;      // guarded by mu_
+  std::function<void()> hook_;  // guarded by mu_
 };
 
 class HttpTransport {

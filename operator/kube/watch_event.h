@@ -8,10 +8,9 @@
 #define NINES_KUBE_WATCH_EVENT_H_
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "operator/base/status.h"
 

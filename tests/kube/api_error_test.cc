@@ -6,8 +6,8 @@ namespace nines::kube {
 namespace {
 
 std::string KubeStatus(int code, const std::string& reason, const std::string& message) {
-  return nlohmann::json{{"kind", "Status"},   {"apiVersion", "v1"}, {"status", "Failure"},
-                        {"code", code},       {"reason", reason},   {"message", message}}
+  return nlohmann::json{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
+                        {"code", code},     {"reason", reason},   {"message", message}}
       .dump();
 }
 
@@ -33,7 +33,8 @@ TEST(StatusFromHttpTest, MapsEveryStatusTheReconcilerActsOn) {
   for (const auto& c : cases) {
     const Status status = StatusFromHttp(c.http, KubeStatus(c.http, c.reason, "the message"));
     EXPECT_EQ(status.code(), c.want) << c.http << " " << c.reason;
-    EXPECT_EQ(status.message(), "HTTP " + std::to_string(c.http) + " " + c.reason + ": the message");
+    EXPECT_EQ(status.message(),
+              "HTTP " + std::to_string(c.http) + " " + c.reason + ": the message");
   }
 }
 
@@ -55,12 +56,13 @@ TEST(StatusFromHttpTest, KeepsRetryAfter) {
 }
 
 TEST(StatusFromKubeStatusTest, MapsAWatchErrorByItsCode) {
-  const Status gone = StatusFromKubeStatus(nlohmann::json::parse(
-      KubeStatus(410, "Expired", "too old resource version: 1 (200)")));
+  const Status gone = StatusFromKubeStatus(
+      nlohmann::json::parse(KubeStatus(410, "Expired", "too old resource version: 1 (200)")));
   EXPECT_EQ(gone.code(), StatusCode::kGone);
   EXPECT_EQ(gone.message(), "HTTP 410 Expired: too old resource version: 1 (200)");
-  EXPECT_EQ(StatusFromKubeStatus(nlohmann::json::parse(KubeStatus(500, "InternalError", "x"))).code(),
-            StatusCode::kUnavailable);
+  EXPECT_EQ(
+      StatusFromKubeStatus(nlohmann::json::parse(KubeStatus(500, "InternalError", "x"))).code(),
+      StatusCode::kUnavailable);
   EXPECT_EQ(StatusFromKubeStatus(nlohmann::json("nonsense")).code(), StatusCode::kUnavailable);
 }
 

@@ -133,20 +133,21 @@ TEST_P(ClientE2eTest, CreateApplyUpdateConflictDelete) {
   ASSERT_TRUE(patched.ok()) << patched.status().ToString();
   EXPECT_EQ((*patched)["data"]["extra"], "x");
 
-  auto event = client_->CreateEvent(
-      namespace_,
-      {{"apiVersion", "events.k8s.io/v1"},
-       {"kind", "Event"},
-       {"metadata", {{"generateName", "plain-"}}},
-       {"eventTime", "2026-11-23T19:00:00.000000Z"},
-       {"reportingController", "nines.dev/operator"},
-       {"reportingInstance", "e2e"},
-       {"action", "Test"},
-       {"reason", "Tested"},
-       {"type", "Normal"},
-       {"note", "a test event"},
-       {"regarding",
-        {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", "plain"}, {"namespace", namespace_}}}});
+  auto event = client_->CreateEvent(namespace_, {{"apiVersion", "events.k8s.io/v1"},
+                                                 {"kind", "Event"},
+                                                 {"metadata", {{"generateName", "plain-"}}},
+                                                 {"eventTime", "2026-11-23T19:00:00.000000Z"},
+                                                 {"reportingController", "nines.dev/operator"},
+                                                 {"reportingInstance", "e2e"},
+                                                 {"action", "Test"},
+                                                 {"reason", "Tested"},
+                                                 {"type", "Normal"},
+                                                 {"note", "a test event"},
+                                                 {"regarding",
+                                                  {{"apiVersion", "v1"},
+                                                   {"kind", "ConfigMap"},
+                                                   {"name", "plain"},
+                                                   {"namespace", namespace_}}}});
   EXPECT_TRUE(event.ok()) << event.status().ToString();
 
   const Status wrong_uid =
@@ -171,18 +172,18 @@ TEST_P(ClientE2eTest, WatchSeesChangesAndABookmark) {
   Status watch_status;
   // The API server sends a bookmark about 2 s before a watch's timeout: 8 s gives one soon.
   std::thread watcher([&] {
-    watch_status = client_->Watch(configmaps, namespace_,
-                                  {.resource_version = from, .timeout_seconds = 8},
-                                  [&](WatchEvent event) {
-                                    std::string name =
-                                        event.object["metadata"].value("name", std::string());
-                                    seen.push_back(std::string(WatchEventTypeName(event.type)) +
-                                                   (name.empty() ? "" : " " + name));
-                                    return true;
-                                  });
+    watch_status =
+        client_->Watch(configmaps, namespace_, {.resource_version = from, .timeout_seconds = 8},
+                       [&](WatchEvent event) {
+                         std::string name = event.object["metadata"].value("name", std::string());
+                         seen.push_back(std::string(WatchEventTypeName(event.type)) +
+                                        (name.empty() ? "" : " " + name));
+                         return true;
+                       });
   });
   ASSERT_TRUE(client_->Create(configmaps, namespace_, ConfigMap("watched", "1")).ok());
-  ASSERT_TRUE(client_->MergePatch(configmaps, namespace_, "watched", {{"data", {{"key", "2"}}}}).ok());
+  ASSERT_TRUE(
+      client_->MergePatch(configmaps, namespace_, "watched", {{"data", {{"key", "2"}}}}).ok());
   ASSERT_TRUE(client_->Delete(configmaps, namespace_, "watched").ok());
   watcher.join();
   EXPECT_TRUE(watch_status.ok()) << watch_status.ToString();
@@ -197,8 +198,9 @@ TEST_P(ClientE2eTest, WatchIsCancelledPromptly) {
   Status status;
   const auto start = std::chrono::steady_clock::now();
   std::thread watcher([&] {
-    status = client_->Watch(ConfigMapResource(), namespace_, {.timeout_seconds = 60},
-                            [](WatchEvent) { return true; }, &cancel);
+    status = client_->Watch(
+        ConfigMapResource(), namespace_, {.timeout_seconds = 60}, [](WatchEvent) { return true; },
+        &cancel);
   });
   std::this_thread::sleep_for(std::chrono::seconds(1));
   cancel.Cancel();
@@ -212,12 +214,12 @@ TEST_P(ClientE2eTest, WatchFromATooOldResourceVersionIsGone) {
   // 5 minutes, so a fresh cluster still serves it (compact by hand to see it now: POST
   // {"revision":"N"} to etcd's /v3/kv/compaction).
   bool stopped_early = false;
-  const Status status = client_->Watch(ConfigMapResource(), namespace_,
-                                       {.resource_version = "1", .timeout_seconds = 3},
-                                       [&](WatchEvent) {
-                                         stopped_early = true;
-                                         return false;
-                                       });
+  const Status status =
+      client_->Watch(ConfigMapResource(), namespace_,
+                     {.resource_version = "1", .timeout_seconds = 3}, [&](WatchEvent) {
+                       stopped_early = true;
+                       return false;
+                     });
   if (status.ok()) GTEST_SKIP() << "resourceVersion 1 is not compacted yet";
   EXPECT_FALSE(stopped_early);
   EXPECT_EQ(status.code(), StatusCode::kGone) << status.ToString();

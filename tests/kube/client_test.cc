@@ -76,7 +76,8 @@ TEST(ResourcePathTest, CoreNamedGroupsScopesAndEscaping) {
   EXPECT_EQ(ResourcePath(NamespaceResource(), "ignored", "shop"), "/api/v1/namespaces/shop");
   EXPECT_EQ(ResourcePath(slo, "shop", "checkout", "status"),
             "/apis/nines.dev/v1alpha1/namespaces/shop/servicelevelobjectives/checkout/status");
-  EXPECT_EQ(ResourcePath(slo, "shop"), "/apis/nines.dev/v1alpha1/namespaces/shop/servicelevelobjectives");
+  EXPECT_EQ(ResourcePath(slo, "shop"),
+            "/apis/nines.dev/v1alpha1/namespaces/shop/servicelevelobjectives");
   EXPECT_EQ(ResourcePath(ConfigMapResource(), "shop", "a/b c"),
             "/api/v1/namespaces/shop/configmaps/a%2Fb%20c");
   EXPECT_EQ(EscapeQueryValue("app in (a,b),tier!=1"), "app%20in%20%28a%2Cb%29%2Ctier%21%3D1");
@@ -99,9 +100,10 @@ TEST_F(ClientTest, GetAndList) {
   ASSERT_EQ(transport_->requests.size(), 2U);
   EXPECT_EQ(transport_->requests[0].method, "GET");
   EXPECT_EQ(transport_->requests[0].path_and_query, "/api/v1/namespaces/shop/configmaps/a");
-  EXPECT_EQ(transport_->requests[1].path_and_query,
-            "/api/v1/namespaces/shop/configmaps?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dnines"
-            "&limit=50&continue=abc%3D%3D");
+  EXPECT_EQ(
+      transport_->requests[1].path_and_query,
+      "/api/v1/namespaces/shop/configmaps?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dnines"
+      "&limit=50&continue=abc%3D%3D");
   EXPECT_EQ(transport_->requests[1].body, "");
 }
 
@@ -130,7 +132,8 @@ TEST_F(ClientTest, PatchesApplyAndDelete) {
   transport_->Answer(200, ConfigMap("a"));
   transport_->Answer(200, KubeStatus(200, "", ""));
   transport_->Answer(200, ConfigMap("a"));
-  ASSERT_TRUE(client_.MergePatch(ConfigMapResource(), "shop", "a", {{"data", {{"k", nullptr}}}}).ok());
+  ASSERT_TRUE(
+      client_.MergePatch(ConfigMapResource(), "shop", "a", {{"data", {{"k", nullptr}}}}).ok());
   ASSERT_TRUE(client_.Apply(ConfigMapResource(), "shop", ConfigMap("a")).ok());
   ASSERT_TRUE(client_
                   .Delete(ConfigMapResource(), "shop", "a",
@@ -144,18 +147,21 @@ TEST_F(ClientTest, PatchesApplyAndDelete) {
   EXPECT_EQ(r[0].content_type, "application/merge-patch+json");
   EXPECT_EQ(r[0].body, R"({"data":{"k":null}})");
   EXPECT_EQ(r[1].method, "PATCH");
-  EXPECT_EQ(r[1].path_and_query, "/api/v1/namespaces/shop/configmaps/a?fieldManager=nines&force=true");
+  EXPECT_EQ(r[1].path_and_query,
+            "/api/v1/namespaces/shop/configmaps/a?fieldManager=nines&force=true");
   EXPECT_EQ(r[1].content_type, "application/apply-patch+yaml");
   EXPECT_EQ(json::parse(r[1].body), ConfigMap("a"));
   EXPECT_EQ(r[2].method, "DELETE");
   EXPECT_EQ(r[2].content_type, "application/json");
-  EXPECT_EQ(json::parse(r[2].body),
-            json::parse(R"({"apiVersion":"v1","kind":"DeleteOptions","propagationPolicy":"Foreground",
+  EXPECT_EQ(
+      json::parse(r[2].body),
+      json::parse(R"({"apiVersion":"v1","kind":"DeleteOptions","propagationPolicy":"Foreground",
                             "preconditions":{"uid":"u-1","resourceVersion":"7"}})"));
   EXPECT_EQ(r[3].body, "");
   EXPECT_EQ(r[3].content_type, "");
-  EXPECT_EQ(client_.Apply(ConfigMapResource(), "shop", {{"metadata", {{"name", "a"}}}}).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      client_.Apply(ConfigMapResource(), "shop", {{"metadata", {{"name", "a"}}}}).status().code(),
+      StatusCode::kInvalidArgument);
 }
 
 TEST_F(ClientTest, CreateEventUsesEventsV1) {
@@ -165,7 +171,8 @@ TEST_F(ClientTest, CreateEventUsesEventsV1) {
                       {"metadata", {{"generateName", "checkout."}}},
                       {"reason", "BudgetExhausted"}};
   ASSERT_TRUE(client_.CreateEvent("shop", event).ok());
-  EXPECT_EQ(transport_->requests[0].path_and_query, "/apis/events.k8s.io/v1/namespaces/shop/events");
+  EXPECT_EQ(transport_->requests[0].path_and_query,
+            "/apis/events.k8s.io/v1/namespaces/shop/events");
   EXPECT_EQ(transport_->requests[0].method, "POST");
 }
 
@@ -203,30 +210,31 @@ TEST_F(ClientTest, WatchDeliversEventsFromSplitChunks) {
                              Event("MODIFIED", ConfigMap("a", "12")) +
                              Event("BOOKMARK", {{"metadata", {{"resourceVersion", "13"}}}}) +
                              Event("DELETED", ConfigMap("a", "14"));
-  for (size_t i = 0; i < stream.size(); i += 7) transport_->stream_chunks.push_back(stream.substr(i, 7));
+  for (size_t i = 0; i < stream.size(); i += 7)
+    transport_->stream_chunks.push_back(stream.substr(i, 7));
   transport_->Answer(200, json::object());
   std::vector<std::string> seen;
-  const Status status = client_.Watch(ConfigMapResource(), "shop",
-                                      {.resource_version = "10", .label_selector = "a=b",
-                                       .timeout_seconds = 60},
-                                      [&](WatchEvent event) {
-                                        seen.push_back(std::string(WatchEventTypeName(event.type)) +
-                                                       " " +
-                                                       event.object["metadata"]["resourceVersion"]
-                                                           .get<std::string>());
-                                        return true;
-                                      });
+  const Status status = client_.Watch(
+      ConfigMapResource(), "shop",
+      {.resource_version = "10", .label_selector = "a=b", .timeout_seconds = 60},
+      [&](WatchEvent event) {
+        seen.push_back(std::string(WatchEventTypeName(event.type)) + " " +
+                       event.object["metadata"]["resourceVersion"].get<std::string>());
+        return true;
+      });
   EXPECT_TRUE(status.ok()) << status.ToString();
-  EXPECT_EQ(seen, (std::vector<std::string>{"ADDED 11", "MODIFIED 12", "BOOKMARK 13", "DELETED 14"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"ADDED 11", "MODIFIED 12", "BOOKMARK 13", "DELETED 14"}));
   EXPECT_EQ(transport_->requests[0].path_and_query,
             "/api/v1/namespaces/shop/configmaps?watch=1&allowWatchBookmarks=true&resourceVersion=10"
             "&timeoutSeconds=60&labelSelector=a%3Db");
 }
 
 TEST_F(ClientTest, WatchErrorEventWith410IsGone) {
-  transport_->stream_chunks = {Event("ADDED", ConfigMap("a", "11")),
-                               Event("ERROR", KubeStatus(410, "Expired", "too old resource version")),
-                               Event("ADDED", ConfigMap("b", "12"))};
+  transport_->stream_chunks = {
+      Event("ADDED", ConfigMap("a", "11")),
+      Event("ERROR", KubeStatus(410, "Expired", "too old resource version")),
+      Event("ADDED", ConfigMap("b", "12"))};
   transport_->Answer(200, json::object());
   int events = 0;
   const Status status = client_.Watch(ConfigMapResource(), "shop", {.resource_version = "1"},
@@ -264,10 +272,11 @@ TEST_F(ClientTest, WatchHttpErrorsMalformedStreamsAndStopping) {
   cancel.Cancel();
   transport_->Answer(200, json::object());
   events = 0;
-  EXPECT_TRUE(client_
-                  .Watch(ConfigMapResource(), "", {}, [&](WatchEvent) { return ++events > 0; },
-                         &cancel)
-                  .ok());
+  EXPECT_TRUE(
+      client_
+          .Watch(
+              ConfigMapResource(), "", {}, [&](WatchEvent) { return ++events > 0; }, &cancel)
+          .ok());
   EXPECT_EQ(events, 0);
 }
 

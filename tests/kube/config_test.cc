@@ -171,10 +171,10 @@ TEST_F(ConfigTest, ErrorsNameTheFileAndTheField) {
 }
 
 TEST_F(ConfigTest, InsecureSkipTlsVerify) {
-  const std::string path = Write(
-      "kubeconfig",
-      "contexts:\n- name: c\n  context: {cluster: x}\nclusters:\n- name: x\n  cluster:\n"
-      "    server: https://h\n    insecure-skip-tls-verify: true\ncurrent-context: c\n");
+  const std::string path =
+      Write("kubeconfig",
+            "contexts:\n- name: c\n  context: {cluster: x}\nclusters:\n- name: x\n  cluster:\n"
+            "    server: https://h\n    insecure-skip-tls-verify: true\ncurrent-context: c\n");
   auto config = LoadKubeconfig({.path = path});
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_TRUE(config->insecure_skip_tls_verify);
@@ -268,7 +268,8 @@ TEST_F(ConfigTest, InClusterIPv6AndErrors) {
   EXPECT_EQ(LoadInClusterConfig(options).status().code(), StatusCode::kNotFound);
   env = {{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "443"}};
   auto no_ca = LoadInClusterConfig(options);
-  EXPECT_EQ(no_ca.status().message(), "in-cluster CA: cannot read " + (dir_ / "sa/ca.crt").string());
+  EXPECT_EQ(no_ca.status().message(),
+            "in-cluster CA: cannot read " + (dir_ / "sa/ca.crt").string());
   Write("sa/ca.crt", "CA");
   auto no_token = LoadInClusterConfig(options);
   EXPECT_EQ(no_token.status().message(), "token file: cannot read " + (dir_ / "sa/token").string());
@@ -301,15 +302,15 @@ TEST_F(ConfigTest, ExecPluginIsCachedUntilExpiryAndRerunAfterExpiryOrA401) {
     fs::permissions(script, fs::perms::owner_all);
     const std::string count_file = (dir_ / "count").string();
     fs::remove(count_file);
-    const std::string path = Write(
-        "kubeconfig",
-        "contexts:\n- name: c\n  context: {cluster: x, user: u}\nclusters:\n- name: x\n"
-        "  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    exec:\n"
-        "      apiVersion: " +
-            version +
-            "\n      command: ./bin/plugin\n      args: [arg]\n      interactiveMode: Never\n"
-            "      env:\n      - {name: COUNT_FILE, value: " +
-            count_file + "}\ncurrent-context: c\n");
+    const std::string path =
+        Write("kubeconfig",
+              "contexts:\n- name: c\n  context: {cluster: x, user: u}\nclusters:\n- name: x\n"
+              "  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    exec:\n"
+              "      apiVersion: " +
+                  version +
+                  "\n      command: ./bin/plugin\n      args: [arg]\n      interactiveMode: Never\n"
+                  "      env:\n      - {name: COUNT_FILE, value: " +
+                  count_file + "}\ncurrent-context: c\n");
     auto expiry = ParseRfc3339("2020-01-01T00:10:00Z");
     ASSERT_TRUE(expiry.ok());
     now_ = *expiry - std::chrono::minutes(10);
@@ -333,12 +334,12 @@ TEST_F(ConfigTest, ExecPluginIsCachedUntilExpiryAndRerunAfterExpiryOrA401) {
 TEST_F(ConfigTest, ExecPluginFailuresNameThePlugin) {
   const std::string script = Write("fail", "#!/bin/sh\nexit 7\n");
   fs::permissions(script, fs::perms::owner_all);
-  const std::string path = Write(
-      "kubeconfig",
-      "contexts:\n- name: c\n  context: {cluster: x, user: u}\nclusters:\n- name: x\n"
-      "  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    exec:\n"
-      "      apiVersion: client.authentication.k8s.io/v1\n      command: " +
-          script + "\ncurrent-context: c\n");
+  const std::string path =
+      Write("kubeconfig",
+            "contexts:\n- name: c\n  context: {cluster: x, user: u}\nclusters:\n- name: x\n"
+            "  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    exec:\n"
+            "      apiVersion: client.authentication.k8s.io/v1\n      command: " +
+                script + "\ncurrent-context: c\n");
   auto config = LoadKubeconfig({.path = path});
   ASSERT_TRUE(config.ok());
   auto credentials = config->credentials->Get();

@@ -48,7 +48,8 @@ TEST(WatchEventParserTest, OneChunk) {
 
 TEST(WatchEventParserTest, OneByteAtATime) {
   std::vector<std::string_view> chunks;
-  for (size_t i = 0; i < kStream.size(); ++i) chunks.push_back(std::string_view(kStream).substr(i, 1));
+  for (size_t i = 0; i < kStream.size(); ++i)
+    chunks.push_back(std::string_view(kStream).substr(i, 1));
   const Seen seen = Parse(chunks);
   EXPECT_EQ(seen.types, kTypes);
   EXPECT_EQ(seen.versions, kVersions);
@@ -92,10 +93,11 @@ TEST(WatchEventParserTest, DeliversErrorEvents) {
     events.push_back(std::move(event));
     return true;
   });
-  ASSERT_TRUE(parser
-                  .Feed(R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}})"
-                        "\n")
-                  .ok());
+  ASSERT_TRUE(
+      parser
+          .Feed(R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}})"
+                "\n")
+          .ok());
   ASSERT_EQ(events.size(), 1U);
   EXPECT_EQ(events[0].type, WatchEventType::kError);
   EXPECT_EQ(events[0].object["code"], 410);
@@ -118,9 +120,15 @@ TEST(WatchEventParserTest, RejectsWhatIsNotAnEvent) {
   } cases[] = {
       {"not json\n", "watch stream: a line is not a JSON object"},
       {"[1]\n", "watch stream: a line is not a JSON object"},
-      {R"({"object":{}})" "\n", "watch stream: an event has no \"type\""},
-      {R"({"type":"RENAMED","object":{}})" "\n", "watch stream: unknown event type \"RENAMED\""},
-      {R"({"type":"ADDED"})" "\n", "watch stream: an event of type ADDED has no \"object\""},
+      {R"({"object":{}})"
+       "\n",
+       "watch stream: an event has no \"type\""},
+      {R"({"type":"RENAMED","object":{}})"
+       "\n",
+       "watch stream: unknown event type \"RENAMED\""},
+      {R"({"type":"ADDED"})"
+       "\n",
+       "watch stream: an event of type ADDED has no \"object\""},
   };
   for (const auto& c : cases) {
     WatchEventParser parser([](WatchEvent /*event*/) { return true; });
