@@ -1,6 +1,7 @@
 #include "operator/kube/api_error.h"
 
 #include <charconv>
+#include <cstdint>
 #include <string>
 
 namespace nines::kube {
@@ -35,8 +36,8 @@ std::string StringField(const nlohmann::json& object, const char* key) {
 }
 
 // Seconds from a Retry-After value; the HTTP-date form is not used by the API server.
-std::optional<long> ParseSeconds(std::string_view text) {
-  long seconds = 0;
+std::optional<int64_t> ParseSeconds(std::string_view text) {
+  int64_t seconds = 0;
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, seconds);
   if (ec != std::errc() || ptr != end || seconds < 0) return std::nullopt;
@@ -89,7 +90,8 @@ std::optional<std::chrono::seconds> RetryAfter(const Status& status) {
   const std::string& message = status.message();
   const size_t at = message.rfind(kRetryAfterMarker);
   if (at == std::string::npos) return std::nullopt;
-  std::string_view rest = std::string_view(message).substr(at + kRetryAfterMarker.size());
+  const std::string_view whole = message;
+  std::string_view rest = whole.substr(at + kRetryAfterMarker.size());
   if (rest.empty() || rest.back() != 's') return std::nullopt;
   rest.remove_suffix(1);
   auto seconds = ParseSeconds(rest);

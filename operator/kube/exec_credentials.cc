@@ -57,7 +57,12 @@ Result<std::string> RunPlugin(const ExecPlugin& plugin) {
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     env_strings.emplace_back(*entry);
   }
-  for (const auto& [name, value] : plugin.env) env_strings.push_back(name + "=" + value);
+  for (const auto& [name, value] : plugin.env) {
+    std::string entry = name;
+    entry += '=';
+    entry += value;
+    env_strings.push_back(std::move(entry));
+  }
   const nlohmann::json exec_info = {{"apiVersion", plugin.api_version},
                                     {"kind", "ExecCredential"},
                                     {"spec", {{"interactive", false}}}};
@@ -236,7 +241,7 @@ Result<TimePoint> ParseRfc3339(const std::string& text) {
                                          std::chrono::month(static_cast<unsigned>(*month)),
                                          std::chrono::day(static_cast<unsigned>(*day))};
   if (!date.ok() || *hour > 23 || *minute > 59 || *second > 60) return bad;
-  const auto seconds = std::chrono::sys_days(date).time_since_epoch() + std::chrono::hours(*hour) +
+  const auto seconds = std::chrono::sys_days{date}.time_since_epoch() + std::chrono::hours(*hour) +
                        std::chrono::minutes(*minute) + std::chrono::seconds(*second) - offset;
   return TimePoint(std::chrono::duration_cast<TimePoint::duration>(seconds + fraction));
 }

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <charconv>
 #include <csignal>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -379,7 +380,7 @@ class HttplibTransport : public HttpTransport {
       req.content_receiver = [&](const char* data, size_t size, uint64_t /*offset*/,
                                  uint64_t /*total*/) {
         if (!IsSuccess(response.status)) {
-          constexpr size_t kMaxErrorBody = 64 * 1024;
+          constexpr size_t kMaxErrorBody = size_t{64} * 1024;
           if (response.body.size() < kMaxErrorBody) response.body.append(data, size);
           return true;
         }
@@ -405,7 +406,7 @@ class HttplibTransport : public HttpTransport {
       std::string message = "HTTP " + request.method + " " + config_.server + ": " +
                             httplib::to_string(result.error());
       if (result.error() == httplib::Error::SSLServerVerification && address_.https) {
-        const long verify =
+        const int64_t verify =
             static_cast<httplib::SSLClient*>(client->get())->get_openssl_verify_result();
         if (verify != X509_V_OK)
           message += std::string(" (") + X509_verify_cert_error_string(verify) + ")";

@@ -13,22 +13,22 @@ std::string KubeStatus(int code, const std::string& reason, const std::string& m
 
 TEST(StatusFromHttpTest, MapsEveryStatusTheReconcilerActsOn) {
   const struct {
-    int http;
     std::string reason;
+    int http;
     StatusCode want;
   } cases[] = {
-      {400, "BadRequest", StatusCode::kInvalidArgument},
-      {422, "Invalid", StatusCode::kInvalidArgument},
-      {401, "Unauthorized", StatusCode::kForbidden},
-      {403, "Forbidden", StatusCode::kForbidden},
-      {404, "NotFound", StatusCode::kNotFound},
-      {409, "Conflict", StatusCode::kConflict},
-      {409, "AlreadyExists", StatusCode::kAlreadyExists},
-      {410, "Expired", StatusCode::kGone},
-      {429, "TooManyRequests", StatusCode::kUnavailable},
-      {500, "InternalError", StatusCode::kUnavailable},
-      {503, "ServiceUnavailable", StatusCode::kUnavailable},
-      {504, "Timeout", StatusCode::kUnavailable},
+      {"BadRequest", 400, StatusCode::kInvalidArgument},
+      {"Invalid", 422, StatusCode::kInvalidArgument},
+      {"Unauthorized", 401, StatusCode::kForbidden},
+      {"Forbidden", 403, StatusCode::kForbidden},
+      {"NotFound", 404, StatusCode::kNotFound},
+      {"Conflict", 409, StatusCode::kConflict},
+      {"AlreadyExists", 409, StatusCode::kAlreadyExists},
+      {"Expired", 410, StatusCode::kGone},
+      {"TooManyRequests", 429, StatusCode::kUnavailable},
+      {"InternalError", 500, StatusCode::kUnavailable},
+      {"ServiceUnavailable", 503, StatusCode::kUnavailable},
+      {"Timeout", 504, StatusCode::kUnavailable},
   };
   for (const auto& c : cases) {
     const Status status = StatusFromHttp(c.http, KubeStatus(c.http, c.reason, "the message"));

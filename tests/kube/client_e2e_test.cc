@@ -174,7 +174,7 @@ TEST_P(ClientE2eTest, WatchSeesChangesAndABookmark) {
   std::thread watcher([&] {
     watch_status =
         client_->Watch(configmaps, namespace_, {.resource_version = from, .timeout_seconds = 8},
-                       [&](WatchEvent event) {
+                       [&](const WatchEvent& event) {
                          std::string name = event.object["metadata"].value("name", std::string());
                          seen.push_back(std::string(WatchEventTypeName(event.type)) +
                                         (name.empty() ? "" : " " + name));
@@ -199,8 +199,8 @@ TEST_P(ClientE2eTest, WatchIsCancelledPromptly) {
   const auto start = std::chrono::steady_clock::now();
   std::thread watcher([&] {
     status = client_->Watch(
-        ConfigMapResource(), namespace_, {.timeout_seconds = 60}, [](WatchEvent) { return true; },
-        &cancel);
+        ConfigMapResource(), namespace_, {.timeout_seconds = 60},
+        [](const WatchEvent&) { return true; }, &cancel);
   });
   std::this_thread::sleep_for(std::chrono::seconds(1));
   cancel.Cancel();
@@ -216,7 +216,7 @@ TEST_P(ClientE2eTest, WatchFromATooOldResourceVersionIsGone) {
   bool stopped_early = false;
   const Status status =
       client_->Watch(ConfigMapResource(), namespace_,
-                     {.resource_version = "1", .timeout_seconds = 3}, [&](WatchEvent) {
+                     {.resource_version = "1", .timeout_seconds = 3}, [&](const WatchEvent&) {
                        stopped_early = true;
                        return false;
                      });

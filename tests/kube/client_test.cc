@@ -217,7 +217,7 @@ TEST_F(ClientTest, WatchDeliversEventsFromSplitChunks) {
   const Status status = client_.Watch(
       ConfigMapResource(), "shop",
       {.resource_version = "10", .label_selector = "a=b", .timeout_seconds = 60},
-      [&](WatchEvent event) {
+      [&](const WatchEvent& event) {
         seen.push_back(std::string(WatchEventTypeName(event.type)) + " " +
                        event.object["metadata"]["resourceVersion"].get<std::string>());
         return true;
@@ -238,7 +238,7 @@ TEST_F(ClientTest, WatchErrorEventWith410IsGone) {
   transport_->Answer(200, json::object());
   int events = 0;
   const Status status = client_.Watch(ConfigMapResource(), "shop", {.resource_version = "1"},
-                                      [&](WatchEvent /*event*/) {
+                                      [&](const WatchEvent& /*event*/) {
                                         ++events;
                                         return true;
                                       });
@@ -249,20 +249,22 @@ TEST_F(ClientTest, WatchErrorEventWith410IsGone) {
 
 TEST_F(ClientTest, WatchHttpErrorsMalformedStreamsAndStopping) {
   transport_->Answer(410, KubeStatus(410, "Gone", "too old"));
-  EXPECT_EQ(client_.Watch(ConfigMapResource(), "", {}, [](WatchEvent) { return true; }).code(),
-            StatusCode::kGone);
+  EXPECT_EQ(
+      client_.Watch(ConfigMapResource(), "", {}, [](const WatchEvent&) { return true; }).code(),
+      StatusCode::kGone);
 
   transport_->stream_chunks = {"{not json}\n"};
   transport_->Answer(200, json::object());
-  EXPECT_EQ(client_.Watch(ConfigMapResource(), "", {}, [](WatchEvent) { return true; }).code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      client_.Watch(ConfigMapResource(), "", {}, [](const WatchEvent&) { return true; }).code(),
+      StatusCode::kInvalidArgument);
 
   transport_->stream_chunks = {Event("ADDED", ConfigMap("a")), Event("ADDED", ConfigMap("b"))};
   transport_->Answer(200, json::object());
   int events = 0;
   EXPECT_TRUE(client_
                   .Watch(ConfigMapResource(), "", {.allow_bookmarks = false},
-                         [&](WatchEvent) { return ++events < 1; })
+                         [&](const WatchEvent&) { return ++events < 1; })
                   .ok());
   EXPECT_EQ(events, 1);
   EXPECT_EQ(transport_->requests.back().path_and_query,
@@ -275,7 +277,7 @@ TEST_F(ClientTest, WatchHttpErrorsMalformedStreamsAndStopping) {
   EXPECT_TRUE(
       client_
           .Watch(
-              ConfigMapResource(), "", {}, [&](WatchEvent) { return ++events > 0; }, &cancel)
+              ConfigMapResource(), "", {}, [&](const WatchEvent&) { return ++events > 0; }, &cancel)
           .ok());
   EXPECT_EQ(events, 0);
 }

@@ -302,15 +302,17 @@ TEST_F(ConfigTest, ExecPluginIsCachedUntilExpiryAndRerunAfterExpiryOrA401) {
     fs::permissions(script, fs::perms::owner_all);
     const std::string count_file = (dir_ / "count").string();
     fs::remove(count_file);
-    const std::string path =
-        Write("kubeconfig",
-              "contexts:\n- name: c\n  context: {cluster: x, user: u}\nclusters:\n- name: x\n"
-              "  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    exec:\n"
-              "      apiVersion: " +
-                  version +
-                  "\n      command: ./bin/plugin\n      args: [arg]\n      interactiveMode: Never\n"
-                  "      env:\n      - {name: COUNT_FILE, value: " +
-                  count_file + "}\ncurrent-context: c\n");
+    std::string kubeconfig =
+        "contexts:\n- name: c\n  context: {cluster: x, user: u}\nclusters:\n- name: x\n"
+        "  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    exec:\n"
+        "      apiVersion: ";
+    kubeconfig += version;
+    kubeconfig +=
+        "\n      command: ./bin/plugin\n      args: [arg]\n      interactiveMode: Never\n"
+        "      env:\n      - {name: COUNT_FILE, value: ";
+    kubeconfig += count_file;
+    kubeconfig += "}\ncurrent-context: c\n";
+    const std::string path = Write("kubeconfig", kubeconfig);
     auto expiry = ParseRfc3339("2020-01-01T00:10:00Z");
     ASSERT_TRUE(expiry.ok());
     now_ = *expiry - std::chrono::minutes(10);

@@ -20,6 +20,8 @@ const std::string kStream =
     R"({"type":"DELETED","object":{"kind":"ConfigMap","metadata":{"name":"a","resourceVersion":"4"}}})"
     "\n";
 
+const std::string_view kStreamView = kStream;
+
 struct Seen {
   std::vector<std::string> types;
   std::vector<std::string> versions;
@@ -27,7 +29,7 @@ struct Seen {
 
 Seen Parse(const std::vector<std::string_view>& chunks) {
   Seen seen;
-  WatchEventParser parser([&](WatchEvent event) {
+  WatchEventParser parser([&](const WatchEvent& event) {
     seen.types.emplace_back(WatchEventTypeName(event.type));
     seen.versions.push_back(event.object["metadata"]["resourceVersion"].get<std::string>());
     return true;
@@ -48,8 +50,7 @@ TEST(WatchEventParserTest, OneChunk) {
 
 TEST(WatchEventParserTest, OneByteAtATime) {
   std::vector<std::string_view> chunks;
-  for (size_t i = 0; i < kStream.size(); ++i)
-    chunks.push_back(std::string_view(kStream).substr(i, 1));
+  for (size_t i = 0; i < kStream.size(); ++i) chunks.push_back(kStreamView.substr(i, 1));
   const Seen seen = Parse(chunks);
   EXPECT_EQ(seen.types, kTypes);
   EXPECT_EQ(seen.versions, kVersions);
@@ -67,7 +68,7 @@ TEST(WatchEventParserTest, EverySplitInTwoAndRandomSplits) {
     size_t at = 0;
     while (at < kStream.size()) {
       const size_t size = std::uniform_int_distribution<size_t>(0, 40)(random);
-      chunks.push_back(std::string_view(kStream).substr(at, size));
+      chunks.push_back(kStreamView.substr(at, size));
       at += size;
     }
     ASSERT_EQ(Parse(chunks).versions, kVersions) << "round " << round;
@@ -105,7 +106,7 @@ TEST(WatchEventParserTest, DeliversErrorEvents) {
 
 TEST(WatchEventParserTest, StopsWhenTheHandlerSaysSo) {
   int count = 0;
-  WatchEventParser parser([&](WatchEvent /*event*/) { return ++count < 2; });
+  WatchEventParser parser([&](const WatchEvent& /*event*/) { return ++count < 2; });
   EXPECT_TRUE(parser.Feed(kStream).ok());
   EXPECT_TRUE(parser.stopped());
   EXPECT_EQ(count, 2);
@@ -131,7 +132,7 @@ TEST(WatchEventParserTest, RejectsWhatIsNotAnEvent) {
        "watch stream: an event of type ADDED has no \"object\""},
   };
   for (const auto& c : cases) {
-    WatchEventParser parser([](WatchEvent /*event*/) { return true; });
+    WatchEventParser parser([](const WatchEvent& /*event*/) { return true; });
     const Status status = parser.Feed(c.line);
     EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << c.line;
     EXPECT_EQ(status.message(), c.message);
