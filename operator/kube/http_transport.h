@@ -3,7 +3,9 @@
 // cluster's TLS settings and credentials.
 //
 // Thread-safety: HttpTransport implementations are thread-safe: Send and Stream may be called
-// from many threads at once. Cancellation is thread-safe.
+// from many threads at once. Cancellation is thread-safe. The httplib transport blocks SIGPIPE in
+// the calling thread while a request runs (OpenSSL writes to closed sockets raise it), so callers
+// need not ignore SIGPIPE process-wide.
 #ifndef NINES_KUBE_HTTP_TRANSPORT_H_
 #define NINES_KUBE_HTTP_TRANSPORT_H_
 

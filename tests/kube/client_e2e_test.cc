@@ -1,6 +1,12 @@
 // The client against a real API server: skipped unless NINES_E2E_KUBECONFIG names a kubeconfig
 // (e2e/controlplane/controlplane.sh writes one). Runs for every context in it, or for the
 // comma-separated contexts in NINES_E2E_CONTEXTS. Works in its own namespace, deleted at the end.
+//
+//   eval "$(e2e/controlplane/controlplane.sh up --no-third-party)"
+//   NINES_E2E_KUBECONFIG=$KUBECONFIG build/nines_tests --gtest_filter='*ClientE2e*'
+//   e2e/controlplane/controlplane.sh down
+//
+// The script's kubeconfig has a client-certificate context and a token-only one: both are run.
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
