@@ -30,6 +30,7 @@ class HttpTransportTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    release_ = true;
     server_.stop();
     thread_.join();
     fs::remove(token_file_);
@@ -48,6 +49,9 @@ class HttpTransportTest : public ::testing::Test {
     return std::move(*transport);
   }
 
+  // Lets a handler that holds its response open finish. A member, not a local of the test: the
+  // server's thread may look at it after the test body has returned.
+  std::atomic<bool> release_ = false;
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
@@ -139,13 +143,12 @@ TEST_F(HttpTransportTest, StreamsChunksAndCollectsErrorBodies) {
 }
 
 TEST_F(HttpTransportTest, CancelStopsAStreamBlockedOnAQuietServer) {
-  std::atomic<bool> release = false;
   server_.Get("/quiet", [&](const httplib::Request&, httplib::Response& response) {
     response.set_chunked_content_provider(
         "application/json", [&](size_t offset, httplib::DataSink& sink) {
           if (offset == 0) sink.write("first\n", 6);
           // Then nothing, as a watch with no changes.
-          while (!release) {
+          while (!release_) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
           }
           sink.done();
@@ -169,7 +172,7 @@ TEST_F(HttpTransportTest, CancelStopsAStreamBlockedOnAQuietServer) {
   while (!got_first) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   cancel.Cancel();
   streamer.join();
-  release = true;
+  release_ = true;
   EXPECT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
 }
