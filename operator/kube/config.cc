@@ -194,7 +194,13 @@ Status LoadCluster(const KubeconfigFile& file, const std::string& name, ClusterC
   if (!ca.ok()) return ca.status();
   config->ca_pem = std::move(*ca);
   const std::string insecure = Text(*cluster, "insecure-skip-tls-verify");
-  config->insecure_skip_tls_verify = insecure == "true";
+  if (insecure == "true" || insecure == "True" || insecure == "TRUE") {
+    config->insecure_skip_tls_verify = true;
+  } else if (!insecure.empty() && insecure != "false" && insecure != "False" &&
+             insecure != "FALSE") {
+    return InvalidArgumentError(file.Where(prefix + ".insecure-skip-tls-verify: \"" + insecure +
+                                           "\" is not true or false"));
+  }
   if (config->insecure_skip_tls_verify && !config->ca_pem.empty()) {
     // As kubectl: trusting a CA and trusting anyone at once is a mistake worth stopping for.
     return InvalidArgumentError(file.Where(

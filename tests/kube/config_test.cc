@@ -153,6 +153,11 @@ TEST_F(ConfigTest, ErrorsNameTheFileAndTheField) {
        "kubeconfig " + path +
            ": clusters[x].insecure-skip-tls-verify: not allowed together with "
            "certificate-authority"},
+      {"contexts:\n- name: c\n  context: {cluster: x}\nclusters:\n- name: x\n  cluster:\n"
+       "    server: https://h\n    insecure-skip-tls-verify: yes please\n",
+       "c", StatusCode::kInvalidArgument,
+       "kubeconfig " + path +
+           ": clusters[x].insecure-skip-tls-verify: \"yes please\" is not true or false"},
       {"contexts: [unclosed\n", "c", StatusCode::kInvalidArgument, ""},
   };
   for (const auto& c : cases) {
