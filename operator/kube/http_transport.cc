@@ -1,0 +1,454 @@
+#include "operator/kube/http_transport.h"
+
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+// Debian's libcpp-httplib is built with OpenSSL support; the define changes httplib's types, so
+// it must match here (see CMakeLists.txt).
+#include <httplib.h>
+
+namespace nines::kube {
+
+void Cancellation::Cancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  if (hook_) hook_();
+}
+
+bool Cancellation::cancelled() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cancelled_;
+}
+
+void Cancellation::SetHook(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hook_ = std::move(hook);
+  if (cancelled_ && hook_) hook_();
+}
+
+void Cancellation::ClearHook() {
+  std::lock_guard<std::mutex> lock(mu_);
+  hook_ = nullptr;
+}
+
+namespace {
+
+struct X509Deleter {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+struct KeyDeleter {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using KeyPtr = std::unique_ptr<EVP_PKEY, KeyDeleter>;
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+BioPtr MemoryBio(const std::string& pem) {
+  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// Every certificate in a PEM bundle, in order.
+Result<std::vector<X509Ptr>> ParseCertificates(const std::string& pem, const std::string& what) {
+  BioPtr bio = MemoryBio(pem);
+  std::vector<X509Ptr> certs;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    certs.emplace_back(cert);
+  }
+  ERR_clear_error();  // the read that ended the loop left "no start line"
+  if (certs.empty()) return InvalidArgumentError(what + ": no PEM certificate found");
+  return certs;
+}
+
+Result<KeyPtr> ParsePrivateKey(const std::string& pem) {
+  BioPtr bio = MemoryBio(pem);
+  KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  if (!key) return InvalidArgumentError("client key: no PEM private key found");
+  return key;
+}
+
+// The trusted CAs, and the verification that trusts only them. httplib adds the system's default
+// roots to any certificate store it is given, so the store alone would also accept a server
+// certificate from any public CA; this callback verifies the chain against exactly these.
+class TrustedCas {
+ public:
+  explicit TrustedCas(std::vector<X509Ptr> certs)
+      : certs_(std::move(certs)), stack_(sk_X509_new_null()) {
+    for (const X509Ptr& cert : certs_) sk_X509_push(stack_, cert.get());
+  }
+  TrustedCas(const TrustedCas&) = delete;
+  TrustedCas& operator=(const TrustedCas&) = delete;
+  ~TrustedCas() { sk_X509_free(stack_); }  // the certificates belong to certs_
+
+  // A new store holding the CAs, for SSLClient::set_ca_cert_store (which takes it over).
+  X509_STORE* NewStore() const {
+    X509_STORE* store = X509_STORE_new();
+    for (const X509Ptr& cert : certs_) X509_STORE_add_cert(store, cert.get());
+    return store;
+  }
+
+  static int Verify(X509_STORE_CTX* context, void* arg) {
+    X509_STORE_CTX_set0_trusted_stack(context, static_cast<TrustedCas*>(arg)->stack_);
+    return X509_verify_cert(context);
+  }
+
+ private:
+  std::vector<X509Ptr> certs_;
+  STACK_OF(X509) * stack_;
+};
+
+struct ServerAddress {
+  bool https = true;
+  std::string host;  // without brackets
+  int port = 443;
+  std::string path_prefix;  // e.g. "/k8s/clusters/c-1", or empty
+};
+
+Result<ServerAddress> ParseServer(const std::string& server) {
+  ServerAddress address;
+  std::string_view rest = server;
+  if (rest.rfind("https://", 0) == 0) {
+    rest.remove_prefix(8);
+  } else if (rest.rfind("http://", 0) == 0) {
+    address.https = false;
+    address.port = 80;
+    rest.remove_prefix(7);
+  } else {
+    return InvalidArgumentError("server \"" + server + "\": not an http:// or https:// URL");
+  }
+  const size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    address.path_prefix = std::string(rest.substr(slash));
+    while (!address.path_prefix.empty() && address.path_prefix.back() == '/') {
+      address.path_prefix.pop_back();
+    }
+  }
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos)
+      return InvalidArgumentError("server \"" + server + "\": unclosed [");
+    address.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return InvalidArgumentError("server \"" + server + "\": bad port");
+      port_text = after.substr(1);
+    }
+  } else {
+    const size_t colon = authority.rfind(':');
+    address.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+  }
+  if (address.host.empty()) return InvalidArgumentError("server \"" + server + "\": no host");
+  if (!port_text.empty()) {
+    const char* end = port_text.data() + port_text.size();
+    auto [ptr, ec] = std::from_chars(port_text.data(), end, address.port);
+    if (ec != std::errc() || ptr != end || address.port <= 0 || address.port > 65535) {
+      return InvalidArgumentError("server \"" + server + "\": bad port");
+    }
+  }
+  return address;
+}
+
+// The numeric address of `host`: httplib's host-to-address map takes only addresses.
+Result<std::string> ResolveHost(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int error = getaddrinfo(host.c_str(), nullptr, &hints, &found); error != 0) {
+    return UnavailableError("cannot resolve " + host + ": " + gai_strerror(error));
+  }
+  char text[NI_MAXHOST];
+  const int error =
+      getnameinfo(found->ai_addr, found->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST);
+  freeaddrinfo(found);
+  if (error != 0) return UnavailableError("cannot resolve " + host + ": " + gai_strerror(error));
+  return std::string(text);
+}
+
+// Keeps SIGPIPE away from the process while this thread talks to the server. OpenSSL writes to the
+// socket with write(), which raises SIGPIPE when the peer (or Cancel's shutdown) has closed it,
+// and the default action kills the process. A library should not change the process's signal
+// dispositions, so the signal is blocked in this thread only, and one it caused is consumed.
+class ScopedSigpipeBlock {
+ public:
+  ScopedSigpipeBlock() {
+    sigemptyset(&sigpipe_);
+    sigaddset(&sigpipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &sigpipe_, &old_mask_);
+  }
+  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
+  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
+  ~ScopedSigpipeBlock() {
+    if (!was_pending_) {
+      sigset_t pending;
+      sigemptyset(&pending);
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        const timespec no_wait{0, 0};
+        while (sigtimedwait(&sigpipe_, nullptr, &no_wait) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+
+ private:
+  sigset_t sigpipe_;
+  sigset_t old_mask_;
+  bool was_pending_ = false;
+};
+
+bool IsSuccess(int status) { return status >= 200 && status < 300; }
+
+std::string Header(const httplib::Headers& headers, const char* name) {
+  auto it = headers.find(name);
+  return it == headers.end() ? "" : it->second;
+}
+
+class HttplibTransport : public HttpTransport {
+ public:
+  HttplibTransport(ServerAddress address, ClusterConfig config, HttpTransportOptions options,
+                   std::unique_ptr<TrustedCas> cas)
+      : address_(std::move(address)),
+        config_(std::move(config)),
+        options_(std::move(options)),
+        cas_(std::move(cas)) {}
+
+  Result<HttpResponse> Send(const HttpRequest& request) override {
+    return WithCredentials([&](const Credentials& credentials) {
+      return Exchange(request, credentials, nullptr, nullptr);
+    });
+  }
+
+  Result<HttpResponse> Stream(const HttpRequest& request, const ChunkHandler& on_chunk,
+                              Cancellation* cancel) override {
+    return WithCredentials([&](const Credentials& credentials) {
+      return Exchange(request, credentials, &on_chunk, cancel);
+    });
+  }
+
+ private:
+  // Runs `exchange` with the current credentials; after a 401, once more if fresh ones differ
+  // (a rotated token, a re-run plugin). A 401 has no effect on the server, so repeating is safe.
+  template <typename Exchange>
+  Result<HttpResponse> WithCredentials(const Exchange& exchange) {
+    auto credentials = config_.credentials->Get();
+    if (!credentials.ok()) return credentials.status();
+    Result<HttpResponse> response = exchange(*credentials);
+    if (!response.ok() || response->status != 401) return response;
+    config_.credentials->Invalidate(*credentials);
+    auto fresh = config_.credentials->Get();
+    if (!fresh.ok() || *fresh == *credentials) return response;
+    return exchange(*fresh);
+  }
+
+  Result<std::unique_ptr<httplib::ClientImpl>> NewClient(const Credentials& credentials,
+                                                         bool streaming) const {
+    std::unique_ptr<httplib::ClientImpl> client;
+    if (!address_.https) {
+      client = std::make_unique<httplib::ClientImpl>(address_.host, address_.port);
+    } else {
+      // With a tls-server-name, the client believes it talks to that name (SNI and the
+      // certificate check use it) and the name is mapped to the server's real address.
+      const std::string& name =
+          config_.tls_server_name.empty() ? address_.host : config_.tls_server_name;
+      std::unique_ptr<httplib::SSLClient> ssl;
+      if (!credentials.client_cert_pem.empty()) {
+        auto certs = ParseCertificates(credentials.client_cert_pem, "client certificate");
+        if (!certs.ok()) return certs.status();
+        auto key = ParsePrivateKey(credentials.client_key_pem);
+        if (!key.ok()) return key.status();
+        // The context takes its own references to the certificate and key.
+        ssl = std::make_unique<httplib::SSLClient>(name, address_.port, certs->front().get(),
+                                                   key->get());
+        if (!ssl->is_valid()) {
+          ERR_clear_error();
+          return InvalidArgumentError("client certificate and key cannot be used (do they match?)");
+        }
+        for (size_t i = 1; i < certs->size(); ++i) {
+          // Intermediates; SSL_CTX_add_extra_chain_cert takes ownership.
+          SSL_CTX_add_extra_chain_cert(ssl->ssl_context(), X509_dup((*certs)[i].get()));
+        }
+      } else {
+        ssl = std::make_unique<httplib::SSLClient>(name, address_.port);
+      }
+      if (config_.insecure_skip_tls_verify) {
+        ssl->enable_server_certificate_verification(false);
+      } else {
+        ssl->enable_server_certificate_verification(true);
+        if (cas_) {
+          ssl->set_ca_cert_store(cas_->NewStore());
+          SSL_CTX_set_cert_verify_callback(ssl->ssl_context(), &TrustedCas::Verify, cas_.get());
+        }
+      }
+      if (name != address_.host) {
+        auto address = ResolveHost(address_.host);
+        if (!address.ok()) return address.status();
+        ssl->set_hostname_addr_map({{name, *address}});
+      }
+      client = std::move(ssl);
+    }
+    client->set_connection_timeout(options_.connect_timeout);
+    client->set_read_timeout(streaming ? options_.stream_read_timeout : options_.read_timeout);
+    client->set_write_timeout(options_.write_timeout);
+    client->set_url_encode(false);  // the client escapes paths and queries itself
+    client->set_keep_alive(!streaming);
+    return client;
+  }
+
+  // A pooled client for `credentials`, or a new one. Clients are not shared while in use
+  // (httplib serializes requests on one client); a change of client certificate empties the pool.
+  Result<std::unique_ptr<httplib::ClientImpl>> Acquire(const Credentials& credentials) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (CertificateOf(credentials) != pool_certificate_) {
+        idle_.clear();
+        pool_certificate_ = CertificateOf(credentials);
+      }
+      if (!idle_.empty()) {
+        auto client = std::move(idle_.back());
+        idle_.pop_back();
+        return client;
+      }
+    }
+    return NewClient(credentials, /*streaming=*/false);
+  }
+
+  void Release(std::unique_ptr<httplib::ClientImpl> client, const Credentials& credentials) {
+    constexpr size_t kMaxIdle = 4;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (CertificateOf(credentials) == pool_certificate_ && idle_.size() < kMaxIdle) {
+      idle_.push_back(std::move(client));
+    }
+  }
+
+  static std::string CertificateOf(const Credentials& credentials) {
+    return credentials.client_cert_pem + credentials.client_key_pem;
+  }
+
+  Result<HttpResponse> Exchange(const HttpRequest& request, const Credentials& credentials,
+                                const ChunkHandler* on_chunk, Cancellation* cancel) {
+    const bool streaming = on_chunk != nullptr;
+    if (cancel != nullptr && cancel->cancelled()) return HttpResponse{};
+    const ScopedSigpipeBlock no_sigpipe;
+    auto client = streaming ? NewClient(credentials, true) : Acquire(credentials);
+    if (!client.ok()) return client.status();
+
+    httplib::Request req;
+    req.method = request.method;
+    req.path = address_.path_prefix + request.path_and_query;
+    req.headers = {{"Accept", "application/json"}, {"User-Agent", options_.user_agent}};
+    if (!credentials.bearer_token.empty()) {
+      req.headers.emplace("Authorization", "Bearer " + credentials.bearer_token);
+    }
+    if (!request.content_type.empty()) req.headers.emplace("Content-Type", request.content_type);
+    req.body = request.body;
+
+    HttpResponse response;
+    bool stopped_by_handler = false;
+    if (streaming) {
+      req.response_handler = [&response](const httplib::Response& head) {
+        response.status = head.status;
+        response.content_type = Header(head.headers, "Content-Type");
+        response.retry_after = Header(head.headers, "Retry-After");
+        return true;
+      };
+      req.content_receiver = [&](const char* data, size_t size, uint64_t /*offset*/,
+                                 uint64_t /*total*/) {
+        if (!IsSuccess(response.status)) {
+          constexpr size_t kMaxErrorBody = size_t{64} * 1024;
+          if (response.body.size() < kMaxErrorBody) response.body.append(data, size);
+          return true;
+        }
+        if (cancel != nullptr && cancel->cancelled()) return false;
+        if (!(*on_chunk)(std::string_view(data, size))) {
+          stopped_by_handler = true;
+          return false;
+        }
+        return true;
+      };
+      if (cancel != nullptr) {
+        httplib::ClientImpl* raw = client->get();
+        cancel->SetHook([raw] { raw->stop(); });
+      }
+    }
+    httplib::Result result = (*client)->send(req);
+    if (cancel != nullptr && streaming) cancel->ClearHook();
+
+    if (streaming && (stopped_by_handler || (cancel != nullptr && cancel->cancelled()))) {
+      return response;
+    }
+    if (!result) {
+      std::string message = "HTTP " + request.method + " " + config_.server + ": " +
+                            httplib::to_string(result.error());
+      if (result.error() == httplib::Error::SSLServerVerification && address_.https) {
+        const int64_t verify =
+            static_cast<httplib::SSLClient*>(client->get())->get_openssl_verify_result();
+        if (verify != X509_V_OK)
+          message += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+      }
+      ERR_clear_error();
+      return UnavailableError(std::move(message));
+    }
+    if (!streaming) {
+      response.status = result->status;
+      response.content_type = Header(result->headers, "Content-Type");
+      response.retry_after = Header(result->headers, "Retry-After");
+      response.body = std::move(result->body);
+      Release(std::move(*client), credentials);
+    }
+    return response;
+  }
+
+  const ServerAddress address_;
+  const ClusterConfig config_;
+  const HttpTransportOptions options_;
+  const std::unique_ptr<TrustedCas> cas_;  // null: the system's roots
+
+  std::mutex mu_;
+  std::vector<std::unique_ptr<httplib::ClientImpl>> idle_;  // guarded by mu_
+  std::string pool_certificate_;                            // guarded by mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<HttpTransport>> NewHttpTransport(const ClusterConfig& config,
+                                                        const HttpTransportOptions& options) {
+  auto address = ParseServer(config.server);
+  if (!address.ok()) return address.status();
+  if (!config.credentials) return InvalidArgumentError(config.source + ": no credential source");
+  std::unique_ptr<TrustedCas> cas;
+  if (!config.ca_pem.empty() && !config.insecure_skip_tls_verify) {
+    auto certs = ParseCertificates(config.ca_pem, config.source + ": certificate authority");
+    if (!certs.ok()) return certs.status();
+    cas = std::make_unique<TrustedCas>(std::move(*certs));
+  }
+  return std::unique_ptr<HttpTransport>(
+      std::make_unique<HttplibTransport>(std::move(*address), config, options, std::move(cas)));
+}
+
+}  // namespace nines::kube
