@@ -13,6 +13,7 @@
 
 #include "operator/api/resource_parser.h"
 #include "operator/cli/flags.h"
+#include "operator/cli/generation_flags.h"
 #include "operator/cli/input_files.h"
 #include "operator/slo/dashboard_generator.h"
 #include "operator/slo/rule_generator.h"
@@ -36,6 +37,7 @@ constexpr char kTopHelp[] =
     "Usage: nines COMMAND [flags]\n"
     "\n"
     "Commands:\n"
+    "  operator   the controller: keeps every objective's rules, dashboard and status\n"
     "  generate   resources in, PrometheusRules and Grafana dashboards out\n"
     "  validate   check resources; every problem as FILE:LINE: spec.FIELD: message\n"
     "  version    version and build information\n"
@@ -225,74 +227,6 @@ Status WriteFileAtomically(const fs::path& path, const std::string& content) {
   return Status::Ok();
 }
 
-// Splits KEY=VALUE; false when there is no key.
-bool SplitKeyValue(const std::string& text, std::string& key, std::string& value) {
-  const size_t eq = text.find('=');
-  if (eq == std::string::npos || eq == 0) return false;
-  key = text.substr(0, eq);
-  value = text.substr(eq + 1);
-  return true;
-}
-
-struct DashboardSettings {
-  std::string mode;  // configmap, grafana-operator, json or none
-  slo::DashboardOptions options;
-  slo::DashboardObjectOptions object_options;
-};
-
-// Reads the dashboard flags; prints the problem and returns false when one is wrong.
-bool ReadDashboardFlags(const FlagSet& flags, const std::string& format, bool to_dir,
-                        DashboardSettings& out, Io& io) {
-  out.mode = flags.Get("dashboards");
-  if (out.mode.empty()) {
-    // A plain rule file is for Prometheus without the operator: its dashboards go beside it as
-    // Grafana JSON files for file provisioning, and nowhere when it goes to standard output.
-    out.mode = format == "rulefile" ? (to_dir ? "json" : "none") : "configmap";
-  }
-  if (out.mode == "configmap") {
-    out.object_options.mode = slo::DashboardMode::kConfigMap;
-  } else if (out.mode == "grafana-operator") {
-    out.object_options.mode = slo::DashboardMode::kGrafanaOperator;
-  } else if (out.mode == "json" || out.mode == "none") {
-    out.object_options.mode = slo::DashboardMode::kNone;
-  } else {
-    io.err << "nines: --dashboards must be configmap, grafana-operator, json or none, not \""
-           << out.mode << "\"\n";
-    return false;
-  }
-  if (out.mode == "json" && !to_dir) {
-    io.err << "nines: --dashboards json writes one file per dashboard: it needs --output-dir\n";
-    return false;
-  }
-  if (format == "rulefile" && (out.mode == "configmap" || out.mode == "grafana-operator") &&
-      !to_dir) {
-    io.err << "nines: a rule file on standard output cannot carry Kubernetes objects: use "
-              "--dashboards none, or --output-dir\n";
-    return false;
-  }
-  std::string key;
-  std::string value;
-  if (!SplitKeyValue(flags.Get("dashboard-label"), key, value)) {
-    io.err << "nines: --dashboard-label takes KEY=VALUE, not \"" << flags.Get("dashboard-label")
-           << "\"\n";
-    return false;
-  }
-  out.object_options.sidecar_label_key = key;
-  out.object_options.sidecar_label_value = value;
-  out.object_options.folder = flags.Get("dashboard-folder");
-  out.object_options.folder_annotation = flags.Get("dashboard-folder-annotation");
-  out.object_options.instance_selector.clear();
-  for (const std::string& label : flags.GetList("grafana-instance-selector")) {
-    if (!SplitKeyValue(label, key, value)) {
-      io.err << "nines: --grafana-instance-selector takes KEY=VALUE, not \"" << label << "\"\n";
-      return false;
-    }
-    out.object_options.instance_selector[key] = value;
-  }
-  out.options.release_expr = flags.Get("release-annotation");
-  return true;
-}
-
 }  // namespace
 
 int RunGenerate(const std::vector<std::string>& args, Io& io) {
@@ -311,40 +245,7 @@ int RunGenerate(const std::vector<std::string>& args, Io& io) {
                      "file)",
              .default_value = "prometheusrule",
              .value_name = "FORMAT"});
-  flags.Add({.name = "rule-label",
-             .help = "KEY=VALUE label on every PrometheusRule, e.g. release=kube-prometheus-stack; "
-                     "repeatable",
-             .is_list = true,
-             .value_name = "KEY=VALUE"});
-  flags.Add({.name = "grafana-url",
-             .help = "Grafana's base URL, for the alerts' dashboard_url annotation",
-             .value_name = "URL"});
-  flags.Add({.name = "dashboards",
-             .help =
-                 "configmap (for the Grafana sidecar), grafana-operator (GrafanaDashboard), json "
-                 "(plain files, with -o) or none; default configmap, or json beside a rule file",
-             .value_name = "MODE"});
-  flags.Add({.name = "dashboard-label",
-             .help = "the label the Grafana sidecar selects dashboard ConfigMaps by",
-             .default_value = "grafana_dashboard=1",
-             .value_name = "KEY=VALUE"});
-  flags.Add({.name = "dashboard-folder",
-             .help = "the Grafana folder of the dashboards (an annotation on ConfigMaps, "
-                     "spec.folder on GrafanaDashboards)",
-             .value_name = "NAME"});
-  flags.Add({.name = "dashboard-folder-annotation",
-             .help = "the annotation the sidecar reads the folder from (its folderAnnotation)",
-             .default_value = "grafana_folder",
-             .value_name = "KEY"});
-  flags.Add({.name = "grafana-instance-selector",
-             .help = "KEY=VALUE of the GrafanaDashboards' instanceSelector; repeatable",
-             .default_value = "dashboards=grafana",
-             .is_list = true,
-             .value_name = "KEY=VALUE"});
-  flags.Add({.name = "release-annotation",
-             .help = "PromQL that marks releases on the dashboards; may use $namespace, $service "
-                     "and $slo",
-             .value_name = "EXPR"});
+  AddGenerationFlags(flags);
   if (int rc = ParseFlags(flags, args, io); rc >= 0) return rc;
 
   const std::string format = flags.Get("format");
@@ -353,22 +254,10 @@ int RunGenerate(const std::vector<std::string>& args, Io& io) {
     return 2;
   }
   const std::string output_dir = flags.Get("output-dir");
-  DashboardSettings dashboards;
-  if (!ReadDashboardFlags(flags, format, !output_dir.empty(), dashboards, io)) return 2;
-  slo::GenerateOptions options;
-  options.grafana_url = flags.Get("grafana-url");
-  while (!options.grafana_url.empty() && options.grafana_url.back() == '/') {
-    options.grafana_url.pop_back();
-  }
-  for (const std::string& label : flags.GetList("rule-label")) {
-    std::string key;
-    std::string value;
-    if (!SplitKeyValue(label, key, value)) {
-      io.err << "nines: --rule-label takes KEY=VALUE, not \"" << label << "\"\n";
-      return 2;
-    }
-    options.rule_labels[key] = value;
-  }
+  GenerationSettings settings;
+  if (!ReadGenerationFlags(flags, format, !output_dir.empty(), settings, io.err)) return 2;
+  const slo::GenerateOptions& options = settings.rules;
+  const DashboardSettings& dashboards = settings.dashboards;
 
   auto loaded = LoadResources(flags, io);
   if (!loaded.ok()) {
@@ -467,6 +356,7 @@ int RunNines(const std::vector<std::string>& args, Io& io) {
     return args.empty() ? 2 : 0;
   }
   const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "operator") return RunOperator(rest, io);
   if (args[0] == "generate") return RunGenerate(rest, io);
   if (args[0] == "validate") return RunValidate(rest, io);
   if (args[0] == "version" || args[0] == "--version") return RunVersion(rest, io);

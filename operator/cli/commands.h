@@ -1,5 +1,6 @@
-// The offline commands: `nines generate`, `nines validate`, `nines version`, and the dispatcher
-// that `main` calls. Each takes its arguments and streams, so tests run them in-process.
+// The commands: `nines operator`, the offline `nines generate`, `nines validate` and
+// `nines version`, and the dispatcher that `main` calls. Each takes its arguments and streams, so
+// tests run them in-process.
 //
 // Thread-safety: not thread-safe; one command per process.
 #ifndef NINES_CLI_COMMANDS_H_
@@ -26,6 +27,8 @@ int RunNines(const std::vector<std::string>& args, Io& io);
 int RunGenerate(const std::vector<std::string>& args, Io& io);
 int RunValidate(const std::vector<std::string>& args, Io& io);
 int RunVersion(const std::vector<std::string>& args, Io& io);
+// The controller (operator_command.cc): runs until SIGTERM or SIGINT.
+int RunOperator(const std::vector<std::string>& args, Io& io);
 
 }  // namespace nines::cli
 

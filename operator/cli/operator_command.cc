@@ -1,0 +1,302 @@
+// `nines operator`: the controller, in a pod (in-cluster configuration) or from a kubeconfig.
+#include <httplib.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "operator/api/duration.h"
+#include "operator/cli/commands.h"
+#include "operator/cli/flags.h"
+#include "operator/cli/generation_flags.h"
+#include "operator/controller/conditions.h"
+#include "operator/controller/controller.h"
+#include "operator/kube/config.h"
+#include "operator/kube/http_transport.h"
+
+namespace nines::cli {
+namespace {
+
+// Structured log lines: one JSON object or one `key=value` line each, never a token.
+class Logger {
+ public:
+  Logger(std::ostream& out, bool json) : out_(out), json_(json) {}
+
+  void Log(const char* level, const std::string& message,
+           const std::map<std::string, std::string>& fields = {}) {
+    const std::string time = controller::FormatMicroTime(std::chrono::system_clock::now());
+    std::string line;
+    if (json_) {
+      nlohmann::json entry = {{"time", time}, {"level", level}, {"msg", message}};
+      for (const auto& [key, value] : fields) entry[key] = value;
+      line = entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } else {
+      line = time + " " + level + " " + message;
+      for (const auto& [key, value] : fields)
+        line += " " + key + "=" + nlohmann::json(value).dump();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    out_ << line << "\n" << std::flush;
+  }
+
+ private:
+  std::mutex mu_;
+  std::ostream& out_;
+  const bool json_;
+};
+
+// The operator's own metrics, in Prometheus's text format.
+class Metrics {
+ public:
+  void Reconciled(const std::string& outcome, double seconds) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++reconciles_[outcome];
+    duration_sum_ += seconds;
+    ++duration_count_;
+  }
+
+  std::string Render(const controller::Controller& controller) const {
+    std::ostringstream out;
+    std::lock_guard<std::mutex> lock(mu_);
+    out << "# HELP nines_reconcile_total Reconciles of ServiceLevelObjectives, by outcome.\n"
+        << "# TYPE nines_reconcile_total counter\n";
+    for (const auto& [outcome, count] : reconciles_) {
+      out << "nines_reconcile_total{outcome=\"" << outcome << "\"} " << count << "\n";
+    }
+    out << "# HELP nines_reconcile_duration_seconds Time spent reconciling.\n"
+        << "# TYPE nines_reconcile_duration_seconds summary\n"
+        << "nines_reconcile_duration_seconds_sum " << duration_sum_ << "\n"
+        << "nines_reconcile_duration_seconds_count " << duration_count_ << "\n"
+        << "# HELP nines_queue_depth Objectives waiting for a worker.\n"
+        << "# TYPE nines_queue_depth gauge\n"
+        << "nines_queue_depth " << controller.QueueDepth() << "\n"
+        << "# HELP nines_watch_restarts_total Watches that ended in an error and were restarted.\n"
+        << "# TYPE nines_watch_restarts_total counter\n"
+        << "nines_watch_restarts_total " << controller.WatchRestarts() << "\n";
+    return out.str();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, int64_t> reconciles_;
+  double duration_sum_ = 0;
+  int64_t duration_count_ = 0;
+};
+
+std::vector<std::string> SplitList(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const std::string& value : values) {
+    size_t start = 0;
+    while (start <= value.size()) {
+      size_t end = value.find(',', start);
+      if (end == std::string::npos) end = value.size();
+      if (end > start) out.push_back(value.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  return out;
+}
+
+bool SplitHostPort(const std::string& address, std::string& host, int& port) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = address.substr(0, colon);
+  if (host.empty()) host = "0.0.0.0";
+  try {
+    port = std::stoi(address.substr(colon + 1));
+  } catch (const std::exception&) {
+    return false;
+  }
+  return port >= 0 && port <= 65535;
+}
+
+}  // namespace
+
+int RunOperator(const std::vector<std::string>& args, Io& io) {
+  FlagSet flags("operator", "[flags]",
+                "Watches ServiceLevelObjectives and keeps each one's PrometheusRule and dashboard\n"
+                "as `nines generate` renders them, and its Ready condition up to date. Runs\n"
+                "in-cluster, or with a kubeconfig. Stops cleanly on SIGTERM.");
+  flags.Add({.name = "kubeconfig",
+             .help = "kubeconfig file; default $KUBECONFIG, else ~/.kube/config, else in-cluster",
+             .value_name = "PATH"});
+  flags.Add({.name = "context", .help = "kubeconfig context; default its current-context"});
+  flags.Add({.name = "namespaces",
+             .help = "namespaces to watch, comma-separated or repeated; default every namespace",
+             .is_list = true,
+             .value_name = "NAME"});
+  flags.Add({.name = "workers",
+             .help = "objectives reconciled at once",
+             .default_value = "4",
+             .value_name = "N"});
+  flags.Add({.name = "requeue-period",
+             .help = "how often every objective is revisited without an event",
+             .default_value = "10m",
+             .value_name = "DURATION"});
+  flags.Add({.name = "min-rate-window",
+             .help = "shortest alert window allowed; at least two scrape intervals",
+             .default_value = "2m",
+             .value_name = "DURATION"});
+  flags.Add({.name = "metrics-address",
+             .help = "HOST:PORT for /metrics, /healthz and /readyz; empty to serve none",
+             .default_value = ":8080",
+             .value_name = "HOST:PORT"});
+  flags.Add({.name = "log-format",
+             .help = "json or text",
+             .default_value = "json",
+             .value_name = "FORMAT"});
+  flags.Add({.name = "instance",
+             .help = "this replica's name in Events; default $POD_NAME, else the host name",
+             .value_name = "NAME"});
+  AddGenerationFlags(flags);
+  if (Status status = flags.Parse(args, io.getenv); !status.ok()) {
+    io.err << "nines: " << status.message() << "\n";
+    return 2;
+  }
+  if (flags.help_requested()) {
+    io.out << flags.Help();
+    return 0;
+  }
+
+  GenerationSettings generation;
+  if (!ReadGenerationFlags(flags, "prometheusrule", false, generation, io.err)) return 2;
+  const std::string log_format = flags.Get("log-format");
+  if (log_format != "json" && log_format != "text") {
+    io.err << "nines: --log-format must be json or text, not \"" << log_format << "\"\n";
+    return 2;
+  }
+  Logger log(io.err, log_format == "json");
+  auto requeue = api::ParseDuration(flags.Get("requeue-period"));
+  auto min_rate_window = api::ParseDuration(flags.Get("min-rate-window"));
+  if (!requeue.ok() || !min_rate_window.ok()) {
+    io.err << "nines: --requeue-period and --min-rate-window take durations like 10m\n";
+    return 2;
+  }
+  int workers = 0;
+  try {
+    workers = std::stoi(flags.Get("workers"));
+  } catch (const std::exception&) {
+  }
+  if (workers < 1 || workers > 64) {
+    io.err << "nines: --workers must be from 1 to 64\n";
+    return 2;
+  }
+
+  // Where the API server is: a kubeconfig when one is named or found, else the pod's own.
+  const std::string kubeconfig = kube::KubeconfigPath(flags.Get("kubeconfig"), io.getenv);
+  Result<kube::ClusterConfig> cluster =
+      !kubeconfig.empty() && access(kubeconfig.c_str(), R_OK) == 0
+          ? kube::LoadKubeconfig({.path = kubeconfig, .context = flags.Get("context")})
+          : kube::LoadInClusterConfig({});
+  if (!cluster.ok()) {
+    log.Log("error", "no Kubernetes configuration", {{"error", cluster.status().message()}});
+    return 2;
+  }
+  auto transport = kube::NewHttpTransport(*cluster);
+  if (!transport.ok()) {
+    log.Log("error", "cannot reach the API server", {{"error", transport.status().message()}});
+    return 2;
+  }
+  kube::Client client(std::shared_ptr<kube::HttpTransport>(std::move(*transport)));
+
+  std::string instance = flags.Get("instance");
+  if (instance.empty() && io.getenv("POD_NAME") != nullptr) instance = io.getenv("POD_NAME");
+  if (instance.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    instance = host;
+  }
+
+  Metrics metrics;
+  controller::ControllerOptions options;
+  options.reconciler.parse.min_rate_window = *min_rate_window;
+  options.reconciler.rules = generation.rules;
+  options.reconciler.dashboard = generation.dashboards.options;
+  options.reconciler.dashboard_objects = generation.dashboards.object_options;
+  options.reconciler.instance = instance;
+  options.namespaces = SplitList(flags.GetList("namespaces"));
+  options.workers = workers;
+  options.requeue_period = std::chrono::milliseconds(requeue->ms);
+  options.on_reconcile = [&](const std::string& key,
+                             const Result<controller::ReconcileOutcome>& result,
+                             std::chrono::nanoseconds took) {
+    const double seconds = std::chrono::duration<double>(took).count();
+    if (result.ok()) {
+      metrics.Reconciled(controller::ReconcileOutcomeName(*result), seconds);
+      log.Log("info", "reconciled",
+              {{"slo", key}, {"outcome", controller::ReconcileOutcomeName(*result)}});
+    } else {
+      metrics.Reconciled("error", seconds);
+      log.Log("error", "reconcile failed; retrying with backoff",
+              {{"slo", key}, {"error", result.status().ToString()}});
+    }
+  };
+
+  // SIGTERM and SIGINT go to one thread that stops everything; the others never see them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  controller::Controller controller(client, std::move(options));
+  httplib::Server server;
+  std::thread server_thread;
+  const std::string metrics_address = flags.Get("metrics-address");
+  if (!metrics_address.empty()) {
+    std::string host;
+    int port = 0;
+    if (!SplitHostPort(metrics_address, host, port)) {
+      io.err << "nines: --metrics-address takes HOST:PORT, not \"" << metrics_address << "\"\n";
+      return 2;
+    }
+    server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok\n", "text/plain");
+    });
+    server.Get("/readyz", [&controller](const httplib::Request&, httplib::Response& res) {
+      const bool ready = controller.Synced();
+      res.status = ready ? 200 : 503;
+      res.set_content(ready ? "ok\n" : "the caches have not synced yet\n", "text/plain");
+    });
+    server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics.Render(controller), "text/plain; version=0.0.4");
+    });
+    if (!server.bind_to_port(host, port)) {
+      log.Log("error", "cannot listen", {{"address", metrics_address}});
+      return 2;
+    }
+    server_thread = std::thread([&server] { server.listen_after_bind(); });
+  }
+
+  std::atomic<bool> stopping{false};
+  std::thread signal_thread([&] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    if (stopping.exchange(true)) return;
+    log.Log("info", "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    controller.Stop();
+  });
+
+  log.Log("info", "starting",
+          {{"api_server", cluster->server},
+           {"config", cluster->source},
+           {"instance", instance},
+           {"metrics_address", metrics_address}});
+  controller.Run();
+  if (!stopping.exchange(true)) {
+    // Run ended on its own: wake the signal thread, the only one that takes SIGTERM.
+    kill(getpid(), SIGTERM);
+  }
+  signal_thread.join();
+  server.stop();
+  if (server_thread.joinable()) server_thread.join();
+  log.Log("info", "stopped");
+  return 0;
+}
+
+}  // namespace nines::cli

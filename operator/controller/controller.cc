@@ -1,0 +1,111 @@
+#include "operator/controller/controller.h"
+
+#include <thread>
+
+namespace nines::controller {
+namespace {
+
+std::string KeyOf(const std::string& namespace_name, const std::string& name) {
+  return namespace_name + "/" + name;
+}
+
+}  // namespace
+
+Controller::Controller(kube::Client& client, ControllerOptions options)
+    : client_(client),
+      options_(std::move(options)),
+      reconciler_(client, options_.reconciler),
+      queue_(options_.queue) {
+  std::vector<std::string> namespaces = options_.namespaces;
+  if (namespaces.empty()) namespaces.emplace_back();  // "" is every namespace
+  const std::string generated = std::string(kManagedByLabel) + "=nines";
+  std::vector<kube::ResourceType> generated_types = {PrometheusRuleResource()};
+  switch (options_.reconciler.dashboard_objects.mode) {
+    case slo::DashboardMode::kConfigMap:
+      generated_types.push_back(kube::ConfigMapResource());
+      break;
+    case slo::DashboardMode::kGrafanaOperator:
+      generated_types.push_back(GrafanaDashboardResource());
+      break;
+    case slo::DashboardMode::kNone:
+      break;
+  }
+  for (const std::string& ns : namespaces) {
+    slo_informers_.push_back(std::make_unique<kube::Informer>(
+        client_, kube::InformerOptions{.type = SloResource(), .namespace_name = ns},
+        [this](const nlohmann::json& object, bool) { Enqueue(object, false); }));
+    for (const kube::ResourceType& type : generated_types) {
+      generated_informers_.push_back(std::make_unique<kube::Informer>(
+          client_,
+          kube::InformerOptions{.type = type, .namespace_name = ns, .label_selector = generated},
+          [this](const nlohmann::json& object, bool) { Enqueue(object, true); }));
+    }
+  }
+}
+
+Controller::~Controller() { Stop(); }
+
+void Controller::Enqueue(const nlohmann::json& object, bool from_generated) {
+  const nlohmann::json& metadata = object.value("metadata", nlohmann::json::object());
+  const std::string ns = metadata.value("namespace", "");
+  std::string name = metadata.value("name", "");
+  if (from_generated) {
+    // A generated object names its objective in a label; a changed or deleted one sends the
+    // objective back through the reconciler, which puts it back as generated.
+    name = metadata.value("labels", nlohmann::json::object()).value(kSloLabel, "");
+  }
+  if (ns.empty() || name.empty()) return;
+  queue_.Add(KeyOf(ns, name));
+}
+
+void Controller::Work() {
+  while (std::optional<std::string> key = queue_.Get()) {
+    const size_t slash = key->find('/');
+    const auto start = std::chrono::steady_clock::now();
+    Result<ReconcileOutcome> result =
+        reconciler_.Reconcile(key->substr(0, slash), key->substr(slash + 1));
+    const auto took = std::chrono::steady_clock::now() - start;
+    if (options_.on_reconcile) options_.on_reconcile(*key, result, took);
+    if (result.ok()) {
+      queue_.Forget(*key);
+      if (*result != ReconcileOutcome::kGone) queue_.AddAfter(*key, options_.requeue_period);
+    } else {
+      queue_.AddRateLimited(*key);
+    }
+    queue_.Done(*key);
+  }
+}
+
+void Controller::Run() {
+  std::vector<std::thread> threads;
+  for (auto& informer : slo_informers_) threads.emplace_back([&informer] { informer->Run(); });
+  for (auto& informer : generated_informers_) {
+    threads.emplace_back([&informer] { informer->Run(); });
+  }
+  for (int i = 0; i < std::max(1, options_.workers); ++i) threads.emplace_back([this] { Work(); });
+  for (std::thread& t : threads) t.join();
+}
+
+void Controller::Stop() {
+  if (stopped_.exchange(true)) return;
+  for (auto& informer : slo_informers_) informer->Stop();
+  for (auto& informer : generated_informers_) informer->Stop();
+  // Let a reconcile in flight finish its writes; the workers then see the queue closed.
+  queue_.ShutDown();
+}
+
+bool Controller::Synced() const {
+  for (const auto& informer : slo_informers_) {
+    if (!informer->HasSynced()) return false;
+  }
+  return true;
+}
+
+int64_t Controller::WatchRestarts() const {
+  int64_t total = 0;
+  for (const auto& informer : slo_informers_) total += informer->watch_restarts();
+  for (const auto& informer : generated_informers_) total += informer->watch_restarts();
+  return total;
+}
+
+}  // namespace nines::controller

@@ -1,0 +1,68 @@
+// The operator's control loop: informers on ServiceLevelObjectives and on the objects generated
+// for them feed a work queue of "namespace/name" keys, and workers reconcile each key. A change to
+// an objective, or a hand edit or deletion of one of its generated objects (they carry the
+// `nines.dev/slo` label), brings the objective back through the reconciler, which restores them.
+// Instead of a global resync, every objective is revisited on its own timer after a successful
+// reconcile; failures are retried with per-key exponential backoff.
+//
+// Thread-safety: Run blocks until Stop, which may be called from any thread (a signal handler's
+// helper thread, say). The counters may be read from any thread.
+#ifndef NINES_CONTROLLER_CONTROLLER_H_
+#define NINES_CONTROLLER_CONTROLLER_H_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "operator/controller/slo_reconciler.h"
+#include "operator/controller/work_queue.h"
+#include "operator/kube/client.h"
+#include "operator/kube/informer.h"
+
+namespace nines::controller {
+
+struct ControllerOptions {
+  ReconcilerOptions reconciler;
+  std::vector<std::string> namespaces;  // empty: every namespace
+  int workers = 2;
+  std::chrono::milliseconds requeue_period{std::chrono::minutes(10)};
+  WorkQueueOptions queue;
+  // Called after every reconcile, for logs and metrics: key, outcome or error, duration.
+  std::function<void(const std::string& key, const Result<ReconcileOutcome>& result,
+                     std::chrono::nanoseconds took)>
+      on_reconcile;
+};
+
+class Controller {
+ public:
+  Controller(kube::Client& client, ControllerOptions options);
+  ~Controller();
+
+  // Starts the informers and the workers, and blocks until Stop().
+  void Run();
+  void Stop();
+
+  // Whether every objective informer has listed once: readiness.
+  bool Synced() const;
+  size_t QueueDepth() const { return queue_.Len(); }
+  int64_t WatchRestarts() const;
+
+ private:
+  void Enqueue(const nlohmann::json& object, bool from_generated);
+  void Work();
+
+  kube::Client& client_;
+  ControllerOptions options_;
+  SloReconciler reconciler_;
+  WorkQueue queue_;
+  std::vector<std::unique_ptr<kube::Informer>> slo_informers_;
+  std::vector<std::unique_ptr<kube::Informer>> generated_informers_;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace nines::controller
+
+#endif  // NINES_CONTROLLER_CONTROLLER_H_

@@ -1,0 +1,265 @@
+#include "operator/controller/slo_reconciler.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "operator/api/slo_spec.h"
+#include "operator/controller/conditions.h"
+
+namespace nines::controller {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr size_t kMaxMessageLength = 1024;
+constexpr int kStatusWriteAttempts = 5;
+
+std::string Truncate(std::string text) {
+  if (text.size() > kMaxMessageLength) {
+    text.resize(kMaxMessageLength - 3);
+    text += "...";
+  }
+  return text;
+}
+
+// Whether `object` names `uid` as its controller.
+bool ControlledBy(const Json& object, const std::string& uid) {
+  const Json refs =
+      object.value("metadata", Json::object()).value("ownerReferences", Json::array());
+  return std::ranges::any_of(refs, [&](const Json& ref) {
+    return ref.is_object() && ref.value("controller", false) && ref.value("uid", "") == uid;
+  });
+}
+
+Json OwnerReference(const Json& slo) {
+  return {{"apiVersion", api::kApiVersion},
+          {"kind", api::kKind},
+          {"name", slo["metadata"].value("name", "")},
+          {"uid", slo["metadata"].value("uid", "")},
+          {"controller", true},
+          {"blockOwnerDeletion", true}};
+}
+
+// ordered_json (generation keeps key order for byte-identical output) to the client's json.
+Json ToJson(const nlohmann::ordered_json& value) { return Json::parse(value.dump()); }
+
+std::string Describe(const std::string& kind, const std::string& ns, const std::string& name) {
+  return kind + " " + ns + "/" + name;
+}
+
+}  // namespace
+
+kube::ResourceType SloResource() {
+  return {"nines.dev", "v1alpha1", "servicelevelobjectives", /*namespaced=*/true};
+}
+kube::ResourceType PrometheusRuleResource() {
+  return {"monitoring.coreos.com", "v1", "prometheusrules", /*namespaced=*/true};
+}
+kube::ResourceType GrafanaDashboardResource() {
+  return {"grafana.integreatly.org", "v1beta1", "grafanadashboards", /*namespaced=*/true};
+}
+
+const char* ReconcileOutcomeName(ReconcileOutcome outcome) {
+  switch (outcome) {
+    case ReconcileOutcome::kGone:
+      return "gone";
+    case ReconcileOutcome::kApplied:
+      return "applied";
+    case ReconcileOutcome::kInvalid:
+      return "invalid";
+    case ReconcileOutcome::kOwnershipConflict:
+      return "ownership_conflict";
+  }
+  return "unknown";
+}
+
+SloReconciler::SloReconciler(kube::Client& client, ReconcilerOptions options)
+    : client_(client), options_(std::move(options)) {}
+
+Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_name,
+                                                  const std::string& name) {
+  Result<Json> got = client_.Get(SloResource(), namespace_name, name);
+  if (!got.ok()) {
+    if (got.status().code() == StatusCode::kNotFound) return ReconcileOutcome::kGone;
+    return got.status();
+  }
+  const Json& slo = *got;
+  if (!slo.is_object() || !slo.contains("metadata") || !slo["metadata"].is_object()) {
+    return InternalError("the API server returned " + namespace_name + "/" + name +
+                         " without metadata");
+  }
+  if (slo["metadata"].contains("deletionTimestamp")) return ReconcileOutcome::kGone;
+  const Json* ready =
+      FindCondition(slo.value("status", Json::object()).value("conditions", Json()), "Ready");
+  const auto ready_is = [&](const char* status, const std::string& reason,
+                            const std::string& message) {
+    return ready != nullptr && ready->value("status", "") == status &&
+           ready->value("reason", "") == reason && ready->value("message", "") == message;
+  };
+
+  // Validation: the same parser `nines validate` runs, on the object as the server has it.
+  api::ParseOptions parse = options_.parse;
+  parse.default_namespace = namespace_name;
+  api::ParsedResources parsed = api::ParseResources(slo.dump(), namespace_name + "/" + name, parse);
+  if (!parsed.errors.empty() || parsed.slos.size() != 1) {
+    std::string message;
+    for (const api::FieldError& error : parsed.errors) {
+      if (!message.empty()) message += "; ";
+      message += (error.path.empty() ? "" : error.path + ": ") + error.message;
+    }
+    if (message.empty()) message = "not a ServiceLevelObjective";
+    message = Truncate(message);
+    if (!ready_is("False", "InvalidSpec", message)) RecordEvent(slo, true, "InvalidSpec", message);
+    if (Status s = WriteReady(namespace_name, name, false, "InvalidSpec", message, "Invalid");
+        !s.ok()) {
+      return s;
+    }
+    return ReconcileOutcome::kInvalid;
+  }
+  const api::SloSpec& spec = parsed.slos.front();
+  const std::string uid = slo["metadata"].value("uid", "");
+
+  std::vector<Desired> desired;
+  Json rule = ToJson(slo::GeneratePrometheusRule(spec, options_.rules));
+  rule["metadata"]["ownerReferences"] = Json::array({OwnerReference(slo)});
+  desired.push_back({PrometheusRuleResource(), "PrometheusRule", std::move(rule)});
+  const auto dashboard = slo::GenerateDashboard(spec, options_.dashboard);
+  if (auto object = slo::GenerateDashboardObject(spec, dashboard, options_.dashboard_objects)) {
+    Json carrier = ToJson(*object);
+    carrier["metadata"]["ownerReferences"] = Json::array({OwnerReference(slo)});
+    const bool config_map = options_.dashboard_objects.mode == slo::DashboardMode::kConfigMap;
+    desired.push_back({config_map ? kube::ConfigMapResource() : GrafanaDashboardResource(),
+                       config_map ? "ConfigMap" : "GrafanaDashboard", std::move(carrier)});
+  }
+
+  // Ownership: an object of the same name that this objective does not control is somebody
+  // else's, and stays byte for byte as it is.
+  for (const Desired& d : desired) {
+    const std::string object_name = d.object["metadata"]["name"];
+    Result<Json> current = client_.Get(d.type, namespace_name, object_name);
+    if (current.ok()) {
+      if (ControlledBy(*current, uid)) continue;
+      const std::string message =
+          Truncate(Describe(d.kind, namespace_name, object_name) +
+                   " exists and is not controlled by this ServiceLevelObjective; nines leaves it "
+                   "untouched: delete or rename it, or rename the objective");
+      if (!ready_is("False", "OwnershipConflict", message)) {
+        RecordEvent(slo, true, "OwnershipConflict", message);
+      }
+      if (Status s = WriteReady(namespace_name, name, false, "OwnershipConflict", message, nullptr);
+          !s.ok()) {
+        return s;
+      }
+      return ReconcileOutcome::kOwnershipConflict;
+    }
+    if (current.status().code() != StatusCode::kNotFound) return current.status();
+  }
+
+  for (const Desired& d : desired) {
+    Result<Json> applied = client_.Apply(d.type, namespace_name, d.object, "", kFieldManager);
+    if (!applied.ok()) {
+      return Status(applied.status().code(),
+                    "applying " + Describe(d.kind, namespace_name, d.object["metadata"]["name"]) +
+                        ": " + applied.status().message());
+    }
+  }
+
+  // A dashboard carrier of the kind no longer configured (the mode changed): ours, so removed.
+  const std::string dashboard_name = slo::DashboardObjectName(spec);
+  for (const auto& [type, kind] : {std::pair{kube::ConfigMapResource(), "ConfigMap"},
+                                   std::pair{GrafanaDashboardResource(), "GrafanaDashboard"}}) {
+    bool wanted = false;
+    for (const Desired& d : desired) wanted = wanted || d.kind == kind;
+    if (wanted) continue;
+    Result<Json> stale = client_.Get(type, namespace_name, dashboard_name);
+    if (!stale.ok() || !ControlledBy(*stale, uid)) continue;  // absent, no such kind, or not ours
+    kube::DeleteOptions precondition{.precondition_uid = (*stale)["metadata"].value("uid", "")};
+    if (Status s = client_.Delete(type, namespace_name, dashboard_name, precondition);
+        !s.ok() && s.code() != StatusCode::kNotFound) {
+      return s;
+    }
+  }
+
+  const std::string message = desired.size() > 1
+                                  ? "PrometheusRule and dashboard " + desired[1].kind + " applied"
+                                  : std::string("PrometheusRule applied");
+  if (ready != nullptr && ready->value("status", "") == "False") {
+    RecordEvent(slo, false, "Reconciled", message);
+  }
+  if (Status s = WriteReady(namespace_name, name, true, "Reconciled", message, nullptr); !s.ok()) {
+    return s;
+  }
+  return ReconcileOutcome::kApplied;
+}
+
+Status SloReconciler::WriteReady(const std::string& namespace_name, const std::string& name,
+                                 bool ready, const std::string& reason, const std::string& message,
+                                 const char* state) {
+  Status last;
+  for (int attempt = 0; attempt < kStatusWriteAttempts; ++attempt) {
+    // Re-read every time: the status loop writes the same object, and a conflict means it did.
+    Result<Json> got = client_.Get(SloResource(), namespace_name, name);
+    if (!got.ok()) {
+      return got.status().code() == StatusCode::kNotFound ? Status::Ok() : got.status();
+    }
+    Json slo = std::move(*got);
+    Json status = slo.value("status", Json::object());
+    const int64_t generation = slo["metadata"].value("generation", int64_t{0});
+    const Json before = status;
+    Json conditions = status.value("conditions", Json::array());
+    SetCondition(conditions,
+                 {.type = "Ready",
+                  .status = ready,
+                  .reason = reason,
+                  .message = message,
+                  .observed_generation = generation},
+                 options_.now());
+    status["conditions"] = std::move(conditions);
+    status["observedGeneration"] = generation;
+    if (state != nullptr) {
+      status["state"] = state;
+    } else if (!status.contains("state") || status["state"] == "Invalid") {
+      status["state"] = "Pending";  // valid now; the status loop brings the budget state
+    }
+    if (status == before) return Status::Ok();
+    slo["status"] = std::move(status);
+    Result<Json> written = client_.UpdateStatus(SloResource(), namespace_name, slo);
+    if (written.ok()) return Status::Ok();
+    last = written.status();
+    if (last.code() == StatusCode::kNotFound) return Status::Ok();
+    if (last.code() != StatusCode::kConflict) return last;
+  }
+  return last;
+}
+
+void SloReconciler::RecordEvent(const Json& slo, bool warning, const std::string& reason,
+                                const std::string& note) {
+  const auto now = options_.now();
+  const auto nanos =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  char suffix[32];
+  std::snprintf(suffix, sizeof(suffix), ".%llx", static_cast<unsigned long long>(nanos));
+  const Json& metadata = slo["metadata"];
+  const std::string ns = metadata.value("namespace", "");
+  Json event = {{"apiVersion", "events.k8s.io/v1"},
+                {"kind", "Event"},
+                {"metadata", {{"name", metadata.value("name", "") + suffix}, {"namespace", ns}}},
+                {"eventTime", FormatMicroTime(now)},
+                {"reportingController", "nines.dev/operator"},
+                {"reportingInstance", options_.instance},
+                {"action", "Reconcile"},
+                {"reason", reason},
+                {"note", Truncate(note)},
+                {"type", warning ? "Warning" : "Normal"},
+                {"regarding",
+                 {{"apiVersion", api::kApiVersion},
+                  {"kind", api::kKind},
+                  {"name", metadata.value("name", "")},
+                  {"namespace", ns},
+                  {"uid", metadata.value("uid", "")}}}};
+  // An Event is best effort: losing one must not fail the reconcile that it describes.
+  (void)client_.CreateEvent(ns, event);
+}
+
+}  // namespace nines::controller
