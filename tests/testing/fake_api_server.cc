@@ -137,9 +137,11 @@ std::optional<std::vector<LabelRequirement>> ParseLabelSelector(std::string_view
       requirement.key = Trim(part.substr(0, at));
       requirement.values.emplace_back(Trim(part.substr(at + 2)));
     } else if ((at = part.find("==")) != std::string_view::npos) {
+      requirement.op = LabelRequirement::Op::kEquals;
       requirement.key = Trim(part.substr(0, at));
       requirement.values.emplace_back(Trim(part.substr(at + 2)));
     } else if ((at = part.find('=')) != std::string_view::npos) {
+      requirement.op = LabelRequirement::Op::kEquals;
       requirement.key = Trim(part.substr(0, at));
       requirement.values.emplace_back(Trim(part.substr(at + 1)));
     } else if (const size_t open = part.find('('); open != std::string_view::npos) {
