@@ -234,12 +234,12 @@ std::optional<std::vector<FieldRequirement>> ParseFieldSelector(std::string_view
 }
 
 bool MatchesFields(const std::vector<FieldRequirement>& requirements, const json& object) {
-  for (const FieldRequirement& requirement : requirements) {
-    const std::string actual =
-        MetaString(object, requirement.field == "metadata.name" ? "name" : "namespace");
-    if ((actual == requirement.value) != requirement.equals) return false;
-  }
-  return true;
+  return std::all_of(
+      requirements.begin(), requirements.end(), [&](const FieldRequirement& requirement) {
+        const std::string actual =
+            MetaString(object, requirement.field == "metadata.name" ? "name" : "namespace");
+        return (actual == requirement.value) == requirement.equals;
+      });
 }
 
 // ---- Fields, for server-side apply ----
@@ -403,6 +403,13 @@ std::string ManagerKeyOf(std::string_view manager, std::string_view operation,
   return key;
 }
 
+// "manager/operation[/subresource]" -> its parts.
+std::vector<std::string_view> SplitManagerKey(std::string_view key) {
+  std::vector<std::string_view> parts = Split(key, '/');
+  if (parts.size() > 3) parts.resize(3);
+  return parts;
+}
+
 // The part that generation tracks: everything but metadata (and status with a subresource).
 json SpecOf(const json& object, bool status_subresource) {
   json spec = object;
@@ -434,6 +441,7 @@ kube::ResourceType GrafanaDashboardResource() {
 
 // ---- Internal types ----
 
+// NOLINTNEXTLINE(bugprone-exception-escape): json's members are analysed as throwing; they do not.
 struct FakeApiServer::StoredObject {
   json object;
   Ownership ownership;
@@ -838,10 +846,9 @@ bool AddsFinalizer(const json& before, const json& after) {
     return values;
   };
   const std::set<std::string> old_values = list(before);
-  for (const std::string& value : list(after)) {
-    if (old_values.count(value) == 0) return true;
-  }
-  return false;
+  const std::set<std::string> new_values = list(after);
+  return std::any_of(new_values.begin(), new_values.end(),
+                     [&](const std::string& value) { return !old_values.contains(value); });
 }
 
 }  // namespace
@@ -853,7 +860,7 @@ FakeApiServer::Outcome FakeApiServer::HandleGet(const Route& route) {
   return {200, it->second.object, ""};
 }
 
-FakeApiServer::Outcome FakeApiServer::HandleList(const Route& route) {
+FakeApiServer::Outcome FakeApiServer::HandleList(const Route& route) const {
   TypeInfo& type = *route.type;
   auto labels = ParseLabelSelector(route.Param("labelSelector"));
   if (!labels) {
@@ -919,7 +926,7 @@ FakeApiServer::Outcome FakeApiServer::HandleCreate(const Route& route, const jso
     name = generate + suffix;
   }
   const ObjectKey key{type.type.namespaced ? route.namespace_name : "", name};
-  if (type.objects.count(key) != 0) {
+  if (type.objects.contains(key)) {
     return ErrorOutcome(409, "AlreadyExists", type.resource() + " \"" + name + "\" already exists");
   }
   json object = body;
@@ -964,9 +971,8 @@ FakeApiServer::Outcome FakeApiServer::HandleUpdate(const Route& route, const jso
       }
     }
   }
-  if (!Metadata(stored.object).contains("deletionTimestamp")
-          ? false
-          : AddsFinalizer(stored.object, object)) {
+  if (Metadata(stored.object).contains("deletionTimestamp") &&
+      AddsFinalizer(stored.object, object)) {
     return ErrorOutcome(422, "Invalid",
                         type.kind + " \"" + route.name +
                             "\" is invalid: metadata.finalizers: Forbidden: no new finalizers can "
@@ -1044,7 +1050,7 @@ FakeApiServer::Outcome FakeApiServer::HandleApply(const Route& route, const json
     auto now = current.find(path);
     if (now != current.end() && now->second == value) continue;
     for (const auto& [key, fields] : ownership) {
-      if (key != manager_key && fields.count(path) != 0) conflicts.emplace_back(key, path);
+      if (key != manager_key && fields.contains(path)) conflicts.emplace_back(key, path);
     }
   }
   if (!conflicts.empty()) {
@@ -1064,9 +1070,9 @@ FakeApiServer::Outcome FakeApiServer::HandleApply(const Route& route, const json
   json object = stored.object;
   // Fields this manager applied before and no longer applies go, unless someone else owns them.
   for (const FieldPath& path : ownership[manager_key]) {
-    if (applied_paths.count(path) != 0) continue;
+    if (applied_paths.contains(path)) continue;
     const bool shared = std::any_of(ownership.begin(), ownership.end(), [&](const auto& entry) {
-      return entry.first != manager_key && entry.second.count(path) != 0;
+      return entry.first != manager_key && entry.second.contains(path);
     });
     if (!shared) RemoveField(object, path);
   }
@@ -1190,7 +1196,7 @@ json FakeApiServer::Commit(TypeInfo& type, const ObjectKey& key, json object, Ow
   const FieldMap present = Extract(object, Scope::kAll, type.status_subresource);
   for (auto entry = ownership.begin(); entry != ownership.end();) {
     for (auto field = entry->second.begin(); field != entry->second.end();) {
-      field = present.count(*field) != 0 ? std::next(field) : entry->second.erase(field);
+      field = present.contains(*field) ? std::next(field) : entry->second.erase(field);
     }
     entry = entry->second.empty() ? ownership.erase(entry) : std::next(entry);
   }
@@ -1199,18 +1205,7 @@ json FakeApiServer::Commit(TypeInfo& type, const ObjectKey& key, json object, Ow
   } else {
     json managed = json::array();
     for (const auto& [manager_key, fields] : ownership) {
-      const std::vector<std::string_view> parts = [&] {
-        std::vector<std::string_view> split;
-        const std::string_view text = manager_key;
-        const size_t first = text.find('/');
-        split.push_back(text.substr(0, first));
-        const size_t second = text.find('/', first + 1);
-        split.push_back(text.substr(first + 1, second == std::string_view::npos
-                                                   ? std::string_view::npos
-                                                   : second - first - 1));
-        if (second != std::string_view::npos) split.push_back(text.substr(second + 1));
-        return split;
-      }();
+      const std::vector<std::string_view> parts = SplitManagerKey(manager_key);
       json entry = {{"manager", parts[0]},
                     {"operation", parts[1]},
                     {"apiVersion", type.api_version},
@@ -1261,7 +1256,7 @@ json FakeApiServer::DeleteObject(TypeInfo& type, const ObjectKey& key,
       std::vector<ObjectKey> dependents;
       for (const auto& [other_key, stored] : other->objects) {
         if (Extract(stored.object, Scope::kMain, false)
-                .count({"metadata", "ownerReferences", kOwnerRefPrefix + uid}) != 0) {
+                .contains({"metadata", "ownerReferences", kOwnerRefPrefix + uid})) {
           dependents.push_back(other_key);
         }
       }
@@ -1311,9 +1306,9 @@ void FakeApiServer::CollectGarbage(bool everything) {
           if (!reference.is_object() || !reference.contains("uid")) continue;
           const std::string uid = reference.value("uid", "");
           owners.push_back(uid);
-          if (uids.count(uid) == 0) {
+          if (!uids.contains(uid)) {
             dangling.push_back(uid);
-            relevant = relevant || removed_uids_.count(uid) != 0;
+            relevant = relevant || removed_uids_.contains(uid);
           }
         }
         if (dangling.empty() || !relevant) continue;
@@ -1362,10 +1357,10 @@ Result<kube::HttpResponse> FakeApiServer::Stream(const kube::HttpRequest& reques
     const size_t question = request.path_and_query.find('?');
     if (request.method != "GET" || question == std::string::npos) return false;
     const std::string query = request.path_and_query.substr(question + 1);
-    for (std::string_view pair : Split(query, '&')) {
-      if (pair == "watch=1" || pair == "watch=true") return true;
-    }
-    return false;
+    const std::vector<std::string_view> pairs = Split(query, '&');
+    return std::any_of(pairs.begin(), pairs.end(), [](std::string_view pair) {
+      return pair == "watch=1" || pair == "watch=true";
+    });
   }();
   if (!is_watch) {
     auto response = Send(request);

@@ -156,18 +156,18 @@ class FakeApiServer : public kube::HttpTransport {
 
   // Creates or replaces the object (as a direct write to storage: no manager, no conflicts),
   // assigning what the server assigns. Watchers see it. Returns the stored object.
-  nlohmann::json Put(const kube::ResourceType& type, nlohmann::json object);
+  nlohmann::json Put(const kube::ResourceType& resource, nlohmann::json object);
   // A merge patch as `manager` would make it (a hand edit: kubectl edit, kubectl patch). Returns
   // the stored object, or the error the server would answer.
-  Result<nlohmann::json> Edit(const kube::ResourceType& type, std::string_view namespace_name,
+  Result<nlohmann::json> Edit(const kube::ResourceType& resource, std::string_view namespace_name,
                               std::string_view name, const nlohmann::json& merge_patch,
                               std::string_view manager = "kubectl-edit");
-  std::optional<nlohmann::json> Object(const kube::ResourceType& type,
+  std::optional<nlohmann::json> Object(const kube::ResourceType& resource,
                                        std::string_view namespace_name,
                                        std::string_view name) const;
   // The fields each manager owns, as "manager/operation[/subresource]" -> dotted field paths
   // ("metadata.labels.app", "spec.objective", "metadata.ownerReferences[uid-1]").
-  std::map<std::string, std::set<std::string>> ManagedFields(const kube::ResourceType& type,
+  std::map<std::string, std::set<std::string>> ManagedFields(const kube::ResourceType& resource,
                                                              std::string_view namespace_name,
                                                              std::string_view name) const;
   std::string ResourceVersion() const;
@@ -216,8 +216,8 @@ class FakeApiServer : public kube::HttpTransport {
   // Fills `route` from the request's path and query; false when no registered type serves it.
   bool ParseRoute(const kube::HttpRequest& request, Route* route) const;
   Outcome Handle(const kube::HttpRequest& request, const Route& route);
-  Outcome HandleGet(const Route& route);
-  Outcome HandleList(const Route& route);
+  static Outcome HandleGet(const Route& route);
+  Outcome HandleList(const Route& route) const;
   Outcome HandleCreate(const Route& route, const nlohmann::json& body);
   Outcome HandleUpdate(const Route& route, const nlohmann::json& body);
   Outcome HandleMergePatch(const Route& route, const nlohmann::json& patch,

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -668,6 +671,7 @@ TEST_F(FakeApiServerTest, ConcurrentWritersNeverLoseAnUpdate) {
   constexpr int kThreads = 4;
   constexpr int kIncrements = 25;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::atomic<int> conflicts{0};
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
@@ -677,7 +681,7 @@ TEST_F(FakeApiServerTest, ConcurrentWritersNeverLoseAnUpdate) {
           auto current = client.Get(ConfigMapResource(), "shop", "counter");
           ASSERT_TRUE(current.ok());
           json next = *current;
-          next["data"]["n"] = std::to_string(std::stoi(std::string(next["data"]["n"])) + 1);
+          next["data"]["n"] = std::to_string(std::stoi(next["data"]["n"].get<std::string>()) + 1);
           auto written = client.Update(ConfigMapResource(), "shop", next);
           if (written.ok()) break;
           ASSERT_EQ(written.status().code(), StatusCode::kConflict);
