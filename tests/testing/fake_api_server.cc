@@ -680,7 +680,6 @@ Result<kube::HttpResponse> FakeApiServer::Send(const kube::HttpRequest& request)
     record.verb = route.verb;
     record.subresource = route.subresource;
   }
-  if (record.verb == "watch") route.type = nullptr;  // only Stream serves watches
 
   kube::HttpResponse injected;
   if (auto failure = Inject(request, record.verb, &injected)) {
@@ -873,12 +872,18 @@ FakeApiServer::Outcome FakeApiServer::HandleList(const Route& route) const {
     return ErrorOutcome(400, "BadRequest", "field label not supported: " + unsupported);
   }
   const int64_t limit = ParseInt(route.Param("limit")).value_or(0);
-  const std::string after = route.Param("continue");
+  // The token is the namespace/name of the last item given (a namespace has no '/').
+  const std::string token = route.Param("continue");
+  const size_t slash = token.find('/');
+  const std::optional<ObjectKey> after =
+      slash == std::string::npos
+          ? std::nullopt
+          : std::optional<ObjectKey>({token.substr(0, slash), token.substr(slash + 1)});
   json items = json::array();
   std::string next;
   for (const auto& [key, stored] : type.objects) {
     if (!route.namespace_name.empty() && key.first != route.namespace_name) continue;
-    if (!after.empty() && key.first + "/" + key.second <= after) continue;
+    if (after && key <= *after) continue;
     if (!MatchesLabels(*labels, stored.object) || !MatchesFields(*fields, stored.object)) continue;
     if (limit > 0 && static_cast<int64_t>(items.size()) == limit) {
       const json& last = items.back();
@@ -1186,7 +1191,9 @@ json FakeApiServer::Commit(TypeInfo& type, const ObjectKey& key, json object, Ow
       }
       metadata["generation"] = generation;
     } else if (!metadata.contains("generation")) {
-      metadata["generation"] = old_metadata.value("generation", int64_t{1});
+      const bool changed =
+          SpecOf(object, type.status_subresource) != SpecOf(old->object, type.status_subresource);
+      metadata["generation"] = old_metadata.value("generation", int64_t{1}) + (changed ? 1 : 0);
     }
   } else if (!server_write) {
     metadata.erase("generation");
@@ -1473,7 +1480,11 @@ Result<kube::HttpResponse> FakeApiServer::Stream(const kube::HttpRequest& reques
         continue;
       }
       if (watcher->closed || std::chrono::steady_clock::now() >= deadline) break;
-      changed_.wait_until(lock, deadline);
+      if (deadline == std::chrono::steady_clock::time_point::max()) {
+        changed_.wait(lock);
+      } else {
+        changed_.wait_until(lock, deadline);
+      }
     }
     watchers_.erase(std::remove(watchers_.begin(), watchers_.end(), watcher), watchers_.end());
     changed_.notify_all();

@@ -666,6 +666,63 @@ TEST_F(FakeApiServerTest, InjectedErrorsSurfaceAsTheirStatusCodes) {
   EXPECT_EQ(server_->WriteRequests(), 0);
 }
 
+TEST_F(FakeApiServerTest, NoOpWritesAreInvisibleToWatchers) {
+  const json dashboard =
+      ConfigMap("checkout-slo-dashboard", {{"slo.json", "{}"}}, {{"grafana_dashboard", "1"}});
+  ASSERT_TRUE(client_.Apply(ConfigMapResource(), "shop", dashboard).ok());
+  auto watching = StartWatch({.resource_version = server_->ResourceVersion(),
+                              .field_selector = "metadata.name=checkout-slo-dashboard"},
+                             100);
+  ASSERT_TRUE(client_.Apply(ConfigMapResource(), "shop", dashboard).ok());
+  ASSERT_TRUE(client_
+                  .MergePatch(ConfigMapResource(), "shop", "checkout-slo-dashboard",
+                              {{"data", {{"slo.json", "{}"}}}})
+                  .ok());
+  json changed = dashboard;
+  changed["data"]["slo.json"] = "{\"panels\": []}";
+  ASSERT_TRUE(client_.Apply(ConfigMapResource(), "shop", changed).ok());
+  ASSERT_TRUE(client_.Create(ConfigMapResource(), "", ConfigMap("not-selected")).ok());
+  server_->CloseAllWatches();
+  watching->thread.join();
+  ASSERT_EQ(watching->events.size(), 1U);
+  EXPECT_EQ(watching->events[0].type, WatchEventType::kModified);
+  EXPECT_EQ(watching->events[0].object["data"]["slo.json"], "{\"panels\": []}");
+}
+
+TEST_F(FakeApiServerTest, EventsLeasesAndSeededObjects) {
+  const json event = {{"apiVersion", "events.k8s.io/v1"},
+                      {"kind", "Event"},
+                      {"metadata", {{"generateName", "checkout."}}},
+                      {"reason", "BudgetExhausted"}};
+  auto created = client_.CreateEvent("shop", event);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ((*created)["metadata"]["namespace"], "shop");
+  EXPECT_EQ(server_->Count("create"), 1);
+
+  const json lease = {{"apiVersion", "coordination.k8s.io/v1"},
+                      {"kind", "Lease"},
+                      {"metadata", {{"name", "nines"}, {"namespace", "ops"}}},
+                      {"spec", {{"holderIdentity", "a"}}}};
+  auto held = client_.Create(LeaseResource(), "", lease);
+  ASSERT_TRUE(held.ok());
+  json taken = *held;
+  taken["spec"]["holderIdentity"] = "b";
+  ASSERT_TRUE(client_.Update(LeaseResource(), "ops", taken).ok());
+  taken["spec"]["holderIdentity"] = "c";  // from the same, now stale, read
+  EXPECT_EQ(client_.Update(LeaseResource(), "ops", taken).status().code(), StatusCode::kConflict);
+
+  // Put seeds directly; the server still assigns what it owns.
+  json seeded = Slo("seeded", 99);
+  seeded["status"] = {{"state", "Healthy"}};
+  const json stored = server_->Put(ServiceLevelObjectiveResource(), seeded);
+  EXPECT_EQ(stored["status"]["state"], "Healthy");
+  EXPECT_EQ(stored["metadata"]["generation"], 1);
+  EXPECT_FALSE(stored["metadata"]["uid"].get<std::string>().empty());
+  seeded["spec"]["objective"] = 98;
+  EXPECT_EQ(server_->Put(ServiceLevelObjectiveResource(), seeded)["metadata"]["generation"], 2);
+  EXPECT_EQ(server_->WriteRequests(), 4);  // the refused update counts; Put is no request
+}
+
 TEST_F(FakeApiServerTest, ConcurrentWritersNeverLoseAnUpdate) {
   ASSERT_TRUE(client_.Create(ConfigMapResource(), "", ConfigMap("counter", {{"n", "0"}})).ok());
   constexpr int kThreads = 4;
