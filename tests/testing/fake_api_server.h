@@ -140,8 +140,9 @@ class FakeApiServer : public kube::HttpTransport {
   FakeApiServer(const FakeApiServer&) = delete;
   FakeApiServer& operator=(const FakeApiServer&) = delete;
 
-  // Serves `type` with objects of `kind`. A custom resource (a CRD) tracks generation and lists
-  // its items with apiVersion and kind; so does any type with a status subresource.
+  // Serves `type` with objects of `kind`. Register every type before the first request. A custom
+  // resource (a CRD) lists its items with apiVersion and kind (built-in lists leave them out);
+  // custom resources and types with a status subresource track generation.
   void AddResourceType(const kube::ResourceType& type, std::string kind,
                        bool has_status_subresource, bool custom_resource = false);
   // ConfigMaps, events.k8s.io Events, Leases, PrometheusRules, GrafanaDashboards (status
@@ -158,7 +159,8 @@ class FakeApiServer : public kube::HttpTransport {
   // assigning what the server assigns. Watchers see it. Returns the stored object.
   nlohmann::json Put(const kube::ResourceType& resource, nlohmann::json object);
   // A merge patch as `manager` would make it (a hand edit: kubectl edit, kubectl patch). Returns
-  // the stored object, or the error the server would answer.
+  // the stored object, or the error the server would answer. Like Put, it is not in the request
+  // log, so that "no write happened" assertions are about the code under test.
   Result<nlohmann::json> Edit(const kube::ResourceType& resource, std::string_view namespace_name,
                               std::string_view name, const nlohmann::json& merge_patch,
                               std::string_view manager = "kubectl-edit");
