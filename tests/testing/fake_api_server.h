@@ -18,7 +18,8 @@
 //     fails with 409 Conflict; a PUT without one is unconditional;
 //   - a write that changes nothing is not written: the resourceVersion stays, no watch event;
 //   - deletion: finalizers hold the object with a deletionTimestamp (and no new finalizers may be
-//     added) until a write empties them; delete preconditions (uid, resourceVersion); the
+//     added) until a write empties them (watchers see that MODIFIED, then DELETED); delete
+//     preconditions (uid, resourceVersion); the
 //     garbage collector deletes dependents whose owners (by ownerReferences uid) are all gone,
 //     drops dangling references from dependents that keep an owner, and Orphan propagation strips
 //     the references instead;
