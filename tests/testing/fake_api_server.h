@@ -19,10 +19,9 @@
 //   - a write that changes nothing is not written: the resourceVersion stays, no watch event;
 //   - deletion: finalizers hold the object with a deletionTimestamp (and no new finalizers may be
 //     added) until a write empties them (watchers see that MODIFIED, then DELETED); delete
-//     preconditions (uid, resourceVersion); the
-//     garbage collector deletes dependents whose owners (by ownerReferences uid) are all gone,
-//     drops dangling references from dependents that keep an owner, and Orphan propagation strips
-//     the references instead;
+//     preconditions (uid, resourceVersion); the garbage collector deletes dependents whose owners
+//     (by ownerReferences uid) are all gone, drops dangling references from dependents that keep
+//     an owner, and Orphan propagation strips the references instead;
 //   - watches: newline-delimited events from a resourceVersion (exclusive), or the current objects
 //     as ADDED first when none (or "0") is given; label and field selectors, with an object that
 //     stops matching seen as DELETED and one that starts matching as ADDED; BOOKMARK events;
