@@ -12,6 +12,9 @@
 #   controlplane.sh env      print `export KUBECONFIG=...` if it is running
 #   controlplane.sh status   say what runs, exit 0 if it is ready
 #   controlplane.sh down     stop it and remove its state (the run folder)
+#   controlplane.sh restart-apiserver
+#       Stop kube-apiserver and start it again on the same port and data: clients'
+#       connections drop and their watches end, as in an upgrade or a crash.
 #   controlplane.sh logs     print where the components' logs are
 #   controlplane.sh crds [--crds DIR]... [--no-third-party]
 #       Install the same CRDs into the cluster that $KUBECONFIG points at
@@ -342,31 +345,10 @@ cmd_crds() {
   ((${#files[@]} == 0)) || apply_crds "${files[@]}"
 }
 
-start_all() {
-  local t0=$SECONDS etcd_port peer_port api_port kcm_port
-  mkdir -p "$run"
-  etcd_port="$(free_port)" peer_port="$(free_port)" api_port="$(free_port)" kcm_port="$(free_port)"
-  echo "$etcd_port" >"$run/etcd.port"
-  echo "$api_port" >"$run/apiserver.port"
-  echo "$kcm_port" >"$run/controller-manager.port"
-  gen_certs
-  write_kubeconfigs "$api_port"
-
-  # etcd over plain HTTP on loopback: only the apiserver talks to it. No fsync:
-  # the data is thrown away with the run folder, and tests go much faster.
-  start etcd \
-    --name=nines-e2e \
-    --data-dir="$run/etcd" \
-    --listen-client-urls="http://127.0.0.1:$etcd_port" \
-    --advertise-client-urls="http://127.0.0.1:$etcd_port" \
-    --listen-peer-urls="http://127.0.0.1:$peer_port" \
-    --initial-advertise-peer-urls="http://127.0.0.1:$peer_port" \
-    --initial-cluster="nines-e2e=http://127.0.0.1:$peer_port" \
-    --unsafe-no-fsync=true \
-    --log-level=warn
-  wait_for "etcd on 127.0.0.1:$etcd_port" etcd etcd_health
-
-  local d="$run/pki"
+# kube-apiserver on the ports that start_all chose (run/*.port), so that a restart keeps them.
+start_apiserver() {
+  local etcd_port api_port d="$run/pki"
+  etcd_port="$(cat "$run/etcd.port")" api_port="$(cat "$run/apiserver.port")"
   start kube-apiserver \
     --etcd-servers="http://127.0.0.1:$etcd_port" \
     --bind-address=127.0.0.1 \
@@ -391,6 +373,44 @@ start_all() {
     --service-cluster-ip-range=10.0.0.0/24 \
     --profiling=false \
     --v=1
+}
+
+# Stops kube-apiserver and starts it again on the same port and data, as an upgrade or a crash
+# would: clients see their connections drop and their watches end.
+cmd_restart_apiserver() {
+  [[ -f $run/apiserver.port ]] && live_pid etcd >/dev/null || die "not running (start it with: $0 up)"
+  bindir="$("$here/build.sh" --print-dir)"
+  stop kube-apiserver
+  start_apiserver
+  wait_for "kube-apiserver on https://127.0.0.1:$(cat "$run/apiserver.port")" "etcd kube-apiserver" readyz
+}
+
+start_all() {
+  local t0=$SECONDS etcd_port peer_port api_port kcm_port
+  mkdir -p "$run"
+  etcd_port="$(free_port)" peer_port="$(free_port)" api_port="$(free_port)" kcm_port="$(free_port)"
+  echo "$etcd_port" >"$run/etcd.port"
+  echo "$api_port" >"$run/apiserver.port"
+  echo "$kcm_port" >"$run/controller-manager.port"
+  gen_certs
+  write_kubeconfigs "$api_port"
+  local d="$run/pki"
+
+  # etcd over plain HTTP on loopback: only the apiserver talks to it. No fsync:
+  # the data is thrown away with the run folder, and tests go much faster.
+  start etcd \
+    --name=nines-e2e \
+    --data-dir="$run/etcd" \
+    --listen-client-urls="http://127.0.0.1:$etcd_port" \
+    --advertise-client-urls="http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls="http://127.0.0.1:$peer_port" \
+    --initial-advertise-peer-urls="http://127.0.0.1:$peer_port" \
+    --initial-cluster="nines-e2e=http://127.0.0.1:$peer_port" \
+    --unsafe-no-fsync=true \
+    --log-level=warn
+  wait_for "etcd on 127.0.0.1:$etcd_port" etcd etcd_health
+
+  start_apiserver
   wait_for "kube-apiserver on https://127.0.0.1:$api_port" "etcd kube-apiserver" readyz
 
   start kube-controller-manager \
@@ -456,11 +476,12 @@ lock() {
 }
 
 case "${1:-}" in
-  up|down) lock ;;
+  up|down|restart-apiserver) lock ;;
 esac
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   down) shift; cmd_down ;;
+  restart-apiserver) cmd_restart_apiserver ;;
   env) cmd_env ;;
   status) cmd_status ;;
   logs) cmd_logs ;;

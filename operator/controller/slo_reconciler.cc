@@ -1,6 +1,7 @@
 #include "operator/controller/slo_reconciler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <vector>
 
@@ -90,12 +91,14 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
                          " without metadata");
   }
   if (slo["metadata"].contains("deletionTimestamp")) return ReconcileOutcome::kGone;
-  const Json* ready =
-      FindCondition(slo.value("status", Json::object()).value("conditions", Json()), "Ready");
+  // A copy: the condition must outlive the temporaries it is read from.
+  const Json conditions = slo.value("status", Json::object()).value("conditions", Json::array());
+  const Json* ready_condition = FindCondition(conditions, "Ready");
+  const Json ready = ready_condition != nullptr ? *ready_condition : Json();
   const auto ready_is = [&](const char* status, const std::string& reason,
                             const std::string& message) {
-    return ready != nullptr && ready->value("status", "") == status &&
-           ready->value("reason", "") == reason && ready->value("message", "") == message;
+    return ready.is_object() && ready.value("status", "") == status &&
+           ready.value("reason", "") == reason && ready.value("message", "") == message;
   };
 
   // Validation: the same parser `nines validate` runs, on the object as the server has it.
@@ -184,7 +187,7 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
   const std::string message = desired.size() > 1
                                   ? "PrometheusRule and dashboard " + desired[1].kind + " applied"
                                   : std::string("PrometheusRule applied");
-  if (ready != nullptr && ready->value("status", "") == "False") {
+  if (ready.is_object() && ready.value("status", "") == "False") {
     RecordEvent(slo, false, "Reconciled", message);
   }
   if (Status s = WriteReady(namespace_name, name, true, "Reconciled", message, nullptr); !s.ok()) {
@@ -236,8 +239,13 @@ Status SloReconciler::WriteReady(const std::string& namespace_name, const std::s
 void SloReconciler::RecordEvent(const Json& slo, bool warning, const std::string& reason,
                                 const std::string& note) {
   const auto now = options_.now();
+  // Named as client-go names them, name.<hex nanoseconds>; the counter keeps two Events of one
+  // instant (or of a frozen test clock) apart.
+  static std::atomic<uint64_t> sequence{0};
   const auto nanos =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+      static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count()) +
+      sequence.fetch_add(1);
   char suffix[32];
   std::snprintf(suffix, sizeof(suffix), ".%llx", static_cast<unsigned long long>(nanos));
   const Json& metadata = slo["metadata"];
