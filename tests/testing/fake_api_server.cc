@@ -1619,6 +1619,12 @@ void FakeApiServer::InjectTransportError(InjectedTransportError error) {
   injected_transport_errors_.push_back(std::move(error));
 }
 
+void FakeApiServer::ClearInjectedErrors() {
+  const std::lock_guard<std::mutex> lock(mu_);
+  injected_errors_.clear();
+  injected_transport_errors_.clear();
+}
+
 std::vector<RecordedRequest> FakeApiServer::Requests() const {
   const std::lock_guard<std::mutex> lock(mu_);
   return requests_;

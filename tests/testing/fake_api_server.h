@@ -194,6 +194,8 @@ class FakeApiServer : public kube::HttpTransport {
   // Faults.
   void InjectError(InjectedError error);
   void InjectTransportError(InjectedTransportError error);
+  // Drops every injected error not yet used up: an outage that the test ends.
+  void ClearInjectedErrors();
 
   // The request log.
   std::vector<RecordedRequest> Requests() const;
