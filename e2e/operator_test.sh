@@ -10,7 +10,9 @@
 # an objective updates its rules; a generated rule edited or deleted by hand is restored; a
 # same-named PrometheusRule that the objective does not own is left byte for byte untouched and
 # the objective reports OwnershipConflict; deleting an objective removes what it generated
-# (garbage collection); the API server restarted under the operator; SIGTERM stops it cleanly.
+# (garbage collection); the API server restarted under the operator; of two replicas exactly one
+# writes, and when it dies the other takes over within the lease; SIGTERM stops it cleanly and
+# releases the Lease.
 # Every wait is a bounded poll; nothing is timed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,10 +36,10 @@ not_ok() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  [ -n "$operator_pid" ] && kill "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
+  for pid in $operator_pid ${second_pid:-}; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   if [ "$rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
     echo "operator log tail:" >&2
-    tail -n 30 "$work/operator.log" >&2 2>/dev/null || true
+    tail -n 30 "$work"/replica-*.log >&2 2>/dev/null || true
   fi
   if $own_control_plane; then e2e/controlplane/controlplane.sh down >/dev/null 2>&1 || true; fi
   rm -rf "$work"
@@ -73,9 +75,9 @@ echo "operator_test: $(k version -o json | jq -r '"kubectl \(.clientVersion.gitV
 namespaces=$(grep -h '^  namespace:' examples/*.yaml | awk '{print $2}' | sort -u)
 for ns in $namespaces; do k create namespace "$ns" --dry-run=client -o yaml | k apply -f - >/dev/null; done
 
-start_operator() {
+start_operator() {  # start_operator NAME: one replica, its log in $work/NAME.log
   "$build/nines" operator --log-format text --metrics-address 127.0.0.1:0 --requeue-period 1m \
-    >>"$work/operator.log" 2>&1 &
+    --instance "$1" >>"$work/$1.log" 2>&1 &
   operator_pid=$!
 }
 
@@ -109,7 +111,7 @@ yq_spec() {  # the spec of the PrometheusRule named $1 in a YAML stream, via kub
 }
 
 # ---- Applying the examples ---------------------------------------------------------------------
-start_operator
+start_operator replica-a
 k apply -f examples/ >/dev/null
 objectives=$(k get slo -A -o name | wc -l)
 wait_for "all $objectives example objectives Ready" all_ready "$objectives"
@@ -188,6 +190,28 @@ if $own_control_plane; then
   wait_for "after an API server restart, edits still reach the rules" after_restart
 fi
 
+# ---- Two replicas: exactly one writes; when it dies the other takes over -------------------------
+first_pid=$operator_pid
+start_operator replica-b
+second_pid=$operator_pid
+waiting() { grep -q "waiting to lead" "$work/replica-b.log"; }
+wait_for "a second replica starts and waits for the Lease" waiting
+holder() { k get lease -n default nines-operator -o jsonpath='{.spec.holderIdentity}'; }
+if [ "$(holder)" = replica-a ]; then ok "the first replica holds the Lease"; else not_ok "Lease holder: $(holder)"; fi
+k patch slo -n shop checkout-latency --type merge -p '{"spec":{"objective":"97"}}' >/dev/null
+followed() { rule_spec shop checkout-latency | grep -q 'vector(0.97)'; }
+wait_for "the leader follows an edit" followed
+if grep -q "reconciled" "$work/replica-b.log"; then not_ok "the waiting replica wrote"; else ok "the waiting replica writes nothing"; fi
+
+kill -KILL "$first_pid"  # dies without releasing the Lease: the other waits the lease duration out
+wait "$first_pid" 2>/dev/null || true
+operator_pid=$second_pid
+second_pid=
+k patch slo -n shop checkout-latency --type merge -p '{"spec":{"objective":"96"}}' >/dev/null
+taken_over() { rule_spec shop checkout-latency | grep -q 'vector(0.96)'; }
+wait_for "when the leader dies, the other takes over within the lease and follows edits" taken_over
+if [ "$(holder)" = replica-b ]; then ok "the second replica holds the Lease"; else not_ok "Lease holder: $(holder)"; fi
+
 # ---- SIGTERM ---------------------------------------------------------------------------------
 kill -TERM "$operator_pid"
 for _ in $(seq 100); do kill -0 "$operator_pid" 2>/dev/null || break; sleep 0.1; done
@@ -197,6 +221,7 @@ else
   wait "$operator_pid" && ok "SIGTERM stops the operator cleanly (exit 0)" || not_ok "non-zero exit after SIGTERM"
   operator_pid=
 fi
+if [ -z "$(holder)" ]; then ok "... and releases the Lease"; else not_ok "Lease still held by $(holder)"; fi
 
 echo "operator_test: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

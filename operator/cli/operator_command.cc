@@ -16,6 +16,7 @@
 #include "operator/cli/generation_flags.h"
 #include "operator/controller/conditions.h"
 #include "operator/controller/controller.h"
+#include "operator/controller/leader_election.h"
 #include "operator/kube/config.h"
 #include "operator/kube/http_transport.h"
 
@@ -60,7 +61,13 @@ class Metrics {
     ++duration_count_;
   }
 
-  std::string Render(const controller::Controller& controller) const {
+  // Counters of a leadership term that ended carry over into the next one's.
+  void EndTerm(const controller::Controller& controller) {
+    std::lock_guard<std::mutex> lock(mu_);
+    past_watch_restarts_ += controller.WatchRestarts();
+  }
+
+  std::string Render(const controller::Controller* controller, bool leading) const {
     std::ostringstream out;
     std::lock_guard<std::mutex> lock(mu_);
     out << "# HELP nines_reconcile_total Reconciles of ServiceLevelObjectives, by outcome.\n"
@@ -74,10 +81,14 @@ class Metrics {
         << "nines_reconcile_duration_seconds_count " << duration_count_ << "\n"
         << "# HELP nines_queue_depth Objectives waiting for a worker.\n"
         << "# TYPE nines_queue_depth gauge\n"
-        << "nines_queue_depth " << controller.QueueDepth() << "\n"
+        << "nines_queue_depth " << (controller != nullptr ? controller->QueueDepth() : 0) << "\n"
         << "# HELP nines_watch_restarts_total Watches that ended in an error and were restarted.\n"
         << "# TYPE nines_watch_restarts_total counter\n"
-        << "nines_watch_restarts_total " << controller.WatchRestarts() << "\n";
+        << "nines_watch_restarts_total "
+        << past_watch_restarts_ + (controller != nullptr ? controller->WatchRestarts() : 0) << "\n"
+        << "# HELP nines_leader Whether this replica leads (and so writes).\n"
+        << "# TYPE nines_leader gauge\n"
+        << "nines_leader " << (leading ? 1 : 0) << "\n";
     return out.str();
   }
 
@@ -85,6 +96,7 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::string, int64_t> reconciles_;
   double duration_sum_ = 0;
+  int64_t past_watch_restarts_ = 0;
   int64_t duration_count_ = 0;
 };
 
@@ -152,6 +164,17 @@ int RunOperator(const std::vector<std::string>& args, Io& io) {
              .value_name = "FORMAT"});
   flags.Add({.name = "instance",
              .help = "this replica's name in Events; default $POD_NAME, else the host name",
+             .value_name = "NAME"});
+  flags.Add({.name = "leader-elect",
+             .help = "lead on a Lease, so that of several replicas exactly one writes",
+             .default_value = "true",
+             .is_bool = true});
+  flags.Add({.name = "leader-election-namespace",
+             .help = "the Lease's namespace; default the pod's, or the kubeconfig context's",
+             .value_name = "NAME"});
+  flags.Add({.name = "leader-election-id",
+             .help = "the Lease's name",
+             .default_value = "nines-operator",
              .value_name = "NAME"});
   AddGenerationFlags(flags);
   if (Status status = flags.Parse(args, io.getenv); !status.ok()) {
@@ -244,7 +267,27 @@ int RunOperator(const std::vector<std::string>& args, Io& io) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  controller::Controller controller(client, std::move(options));
+  const bool leader_elect = flags.GetBool("leader-elect");
+  std::string lease_namespace = flags.Get("leader-election-namespace");
+  if (lease_namespace.empty()) lease_namespace = cluster->namespace_name;
+  controller::LeaderElector elector(client, {.namespace_name = lease_namespace,
+                                             .name = flags.Get("leader-election-id"),
+                                             .identity = instance});
+  if (leader_elect) options.reconciler.may_write = [&elector] { return elector.IsLeader(); };
+
+  // The controller of the current leadership term; none while this replica waits to lead. A new
+  // term starts a fresh controller, whose first lists catch up on whatever happened meanwhile.
+  std::mutex term_mu;
+  std::shared_ptr<controller::Controller> term;
+  const auto current = [&] {
+    std::lock_guard<std::mutex> lock(term_mu);
+    return term;
+  };
+  const auto set_current = [&](std::shared_ptr<controller::Controller> next) {
+    std::lock_guard<std::mutex> lock(term_mu);
+    term = std::move(next);
+  };
+
   httplib::Server server;
   std::thread server_thread;
   const std::string metrics_address = flags.Get("metrics-address");
@@ -258,13 +301,17 @@ int RunOperator(const std::vector<std::string>& args, Io& io) {
     server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
       res.set_content("ok\n", "text/plain");
     });
-    server.Get("/readyz", [&controller](const httplib::Request&, httplib::Response& res) {
-      const bool ready = controller.Synced();
+    // A replica waiting to lead is ready: it is a healthy standby. A leader is ready once its
+    // caches have synced.
+    server.Get("/readyz", [&](const httplib::Request&, httplib::Response& res) {
+      auto controller = current();
+      const bool ready = controller == nullptr || controller->Synced();
       res.status = ready ? 200 : 503;
       res.set_content(ready ? "ok\n" : "the caches have not synced yet\n", "text/plain");
     });
     server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-      res.set_content(metrics.Render(controller), "text/plain; version=0.0.4");
+      res.set_content(metrics.Render(current().get(), elector.IsLeader() || !leader_elect),
+                      "text/plain; version=0.0.4");
     });
     if (!server.bind_to_port(host, port)) {
       log.Log("error", "cannot listen", {{"address", metrics_address}});
@@ -279,7 +326,8 @@ int RunOperator(const std::vector<std::string>& args, Io& io) {
     sigwait(&stop_signals, &signal);
     if (stopping.exchange(true)) return;
     log.Log("info", "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    controller.Stop();
+    elector.Stop();
+    if (auto controller = current()) controller->Stop();
   });
 
   log.Log("info", "starting",
@@ -287,9 +335,43 @@ int RunOperator(const std::vector<std::string>& args, Io& io) {
            {"config", cluster->source},
            {"instance", instance},
            {"metrics_address", metrics_address}});
-  controller.Run();
+  const auto run_term = [&] {
+    auto controller = std::make_shared<controller::Controller>(client, options);
+    set_current(controller);
+    if (stopping.load()) controller->Stop();  // a signal between the check and set_current
+    controller->Run();
+    metrics.EndTerm(*controller);
+    set_current(nullptr);
+  };
+  if (!leader_elect) {
+    run_term();
+  } else {
+    const std::string lease = lease_namespace + "/" + flags.Get("leader-election-id");
+    while (!stopping.load()) {
+      log.Log("info", "waiting to lead", {{"lease", lease}});
+      if (!elector.WaitToLead()) break;
+      log.Log("info", "leading", {{"lease", lease}, {"identity", instance}});
+      // Renewing runs beside the controller. Losing the Lease stops every write at once (through
+      // may_write) and then the controller; this replica then campaigns again.
+      std::atomic<bool> lost{false};
+      std::thread keeper([&] {
+        if (!elector.KeepLeading()) {
+          lost.store(true);
+          log.Log("error", "lost the lease: stopping the controller");
+          if (auto controller = current()) controller->Stop();
+        }
+      });
+      run_term();
+      if (!lost.load()) elector.Stop();
+      keeper.join();
+      if (!lost.load()) {
+        elector.Release();
+        break;
+      }
+    }
+  }
   if (!stopping.exchange(true)) {
-    // Run ended on its own: wake the signal thread, the only one that takes SIGTERM.
+    // The loop ended on its own: wake the signal thread, the only one that takes SIGTERM.
     kill(getpid(), SIGTERM);
   }
   signal_thread.join();

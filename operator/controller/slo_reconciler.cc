@@ -45,6 +45,8 @@ Json OwnerReference(const Json& slo) {
 // ordered_json (generation keeps key order for byte-identical output) to the client's json.
 Json ToJson(const nlohmann::ordered_json& value) { return Json::parse(value.dump()); }
 
+Status NotLeader() { return UnavailableError("not the leader: this replica no longer writes"); }
+
 std::string Describe(const std::string& kind, const std::string& ns, const std::string& name) {
   return kind + " " + ns + "/" + name;
 }
@@ -160,6 +162,7 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
   }
 
   for (const Desired& d : desired) {
+    if (!options_.may_write()) return NotLeader();
     Result<Json> applied = client_.Apply(d.type, namespace_name, d.object, "", kFieldManager);
     if (!applied.ok()) {
       return Status(applied.status().code(),
@@ -177,6 +180,7 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
     if (wanted) continue;
     Result<Json> stale = client_.Get(type, namespace_name, dashboard_name);
     if (!stale.ok() || !ControlledBy(*stale, uid)) continue;  // absent, no such kind, or not ours
+    if (!options_.may_write()) return NotLeader();
     kube::DeleteOptions precondition{.precondition_uid = (*stale)["metadata"].value("uid", "")};
     if (Status s = client_.Delete(type, namespace_name, dashboard_name, precondition);
         !s.ok() && s.code() != StatusCode::kNotFound) {
@@ -226,6 +230,7 @@ Status SloReconciler::WriteReady(const std::string& namespace_name, const std::s
       status["state"] = "Pending";  // valid now; the status loop brings the budget state
     }
     if (status == before) return Status::Ok();
+    if (!options_.may_write()) return NotLeader();
     slo["status"] = std::move(status);
     Result<Json> written = client_.UpdateStatus(SloResource(), namespace_name, slo);
     if (written.ok()) return Status::Ok();
@@ -267,7 +272,7 @@ void SloReconciler::RecordEvent(const Json& slo, bool warning, const std::string
                   {"namespace", ns},
                   {"uid", metadata.value("uid", "")}}}};
   // An Event is best effort: losing one must not fail the reconcile that it describes.
-  (void)client_.CreateEvent(ns, event);
+  if (options_.may_write()) (void)client_.CreateEvent(ns, event);
 }
 
 }  // namespace nines::controller

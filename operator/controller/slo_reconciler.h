@@ -41,6 +41,9 @@ struct ReconcilerOptions {
   slo::DashboardObjectOptions dashboard_objects;
   // Names this operator in Events (reportingInstance), e.g. the pod's name.
   std::string instance = "nines";
+  // Asked before every write: false once this replica has lost leadership, so that it stops
+  // writing at once, even half-way through a reconcile.
+  std::function<bool()> may_write = [] { return true; };
   // Wall-clock time for conditions and Events.
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
