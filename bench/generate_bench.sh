@@ -102,8 +102,10 @@ run() {
     t1=$(date +%s%N)
     rss=$(awk -v k="$hwm" 'BEGIN { printf ">= %.1f MiB (VmHWM sampled)", k / 1024 }')
   fi
+  # One PrometheusRule and one dashboard ConfigMap per objective.
   out_files=$(find "$out" -type f -name '*.yaml' | wc -l)
-  [ "$out_files" = "$count" ] || { echo "generate_bench: $out_files PrometheusRules written, $count expected" >&2; exit 1; }
+  [ "$out_files" = "$((2 * count))" ] ||
+    { echo "generate_bench: $out_files files written, $((2 * count)) expected (a rule and a dashboard each)" >&2; exit 1; }
   out_size=$(bytes "$out")
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
   printf '%-26s %8ss %10.0f/s %14s %6s files %5s MiB\n' "$label" "$wall" \
@@ -117,7 +119,7 @@ kinds=$(awk -v n="$count" 'BEGIN {
 echo "nines generate benchmark: $("$nines" version)"
 echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -sr); run $(date -u +%FT%TZ)"
 echo "input: $count ServiceLevelObjectives, one file each ($(bytes "$tmp/in") MiB): $kinds"
-echo "command: nines generate -f DIR -o OUT (one PrometheusRule file per objective)"
+echo "command: nines generate -f DIR -o OUT (per objective a PrometheusRule and a dashboard ConfigMap)"
 promtool_path=$(command -v promtool || true)
 echo "promtool: ${promtool_path:-not found}; peak memory: $( ((have_time)) && echo '/usr/bin/time -v, maximum RSS of nines and its children' || echo 'sampled VmHWM')"
 echo
