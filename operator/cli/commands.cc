@@ -271,50 +271,55 @@ int RunGenerate(const std::vector<std::string>& args, Io& io) {
     return 1;
   }
 
-  // Render everything before writing anything, so a failure leaves no partial output.
-  std::vector<std::pair<std::string, std::string>> files;  // relative path, content
-  std::string stream;                                      // what standard output gets
+  // Every resource has validated, so nothing invalid can be half-written; each objective is now
+  // rendered and written in turn, so memory holds one objective's output, not all of them (a
+  // dashboard is about 32 KiB: 10,000 of them held at once came to a gigabyte).
+  int written = 0;
+  const auto emit = [&](const std::string& path, const std::string& content, bool to_stream) {
+    if (output_dir.empty()) {
+      if (to_stream) io.out << "---\n" << content;
+      return Status::Ok();
+    }
+    ++written;
+    return WriteFileAtomically(fs::path(output_dir) / path, content);
+  };
   nlohmann::ordered_json all_groups = nlohmann::ordered_json::array();
   for (const api::SloSpec& spec : loaded->slos) {
     const std::string dir = spec.namespace_name + "/";
+    Status status;
     if (format == "rulefile") {
       auto groups = slo::RuleGroupsToJson(slo::GenerateRuleGroups(spec, options));
-      for (auto& group : groups) all_groups.push_back(group);
-      files.emplace_back(dir + spec.name + ".yaml",
-                         slo::RenderYaml({{"groups", std::move(groups)}}));
+      if (output_dir.empty()) {
+        for (auto& group : groups) all_groups.push_back(std::move(group));
+      } else {
+        status = emit(dir + spec.name + ".yaml", slo::RenderYaml({{"groups", std::move(groups)}}),
+                      false);
+      }
     } else {
-      std::string rule = slo::RenderYaml(slo::GeneratePrometheusRule(spec, options));
-      stream += "---\n" + rule;
-      files.emplace_back(dir + spec.name + ".yaml", std::move(rule));
+      status = emit(dir + spec.name + ".yaml",
+                    slo::RenderYaml(slo::GeneratePrometheusRule(spec, options)), true);
     }
-    if (dashboards.mode == "none") continue;
-    const auto dashboard = slo::GenerateDashboard(spec, dashboards.options);
-    if (dashboards.mode == "json") {
-      files.emplace_back(dir + spec.name + ".json", slo::DashboardToJson(dashboard) + "\n");
-      continue;
+    if (status.ok() && dashboards.mode != "none") {
+      const auto dashboard = slo::GenerateDashboard(spec, dashboards.options);
+      if (dashboards.mode == "json") {
+        status = emit(dir + spec.name + ".json", slo::DashboardToJson(dashboard) + "\n", false);
+      } else if (auto object =
+                     slo::GenerateDashboardObject(spec, dashboard, dashboards.object_options)) {
+        status =
+            emit(dir + slo::DashboardObjectName(spec) + ".yaml", slo::RenderYaml(*object), true);
+      }
     }
-    if (auto object = slo::GenerateDashboardObject(spec, dashboard, dashboards.object_options)) {
-      std::string yaml = slo::RenderYaml(*object);
-      stream += "---\n" + yaml;
-      files.emplace_back(dir + slo::DashboardObjectName(spec) + ".yaml", std::move(yaml));
-    }
-  }
-
-  if (output_dir.empty()) {
-    if (format == "rulefile") {
-      io.out << slo::RenderYaml({{"groups", std::move(all_groups)}});
-    } else {
-      io.out << stream;
-    }
-    return 0;
-  }
-  for (const auto& [path, content] : files) {
-    if (Status status = WriteFileAtomically(fs::path(output_dir) / path, content); !status.ok()) {
+    if (!status.ok()) {
       io.err << "nines: " << status.message() << "\n";
       return 2;
     }
   }
-  io.err << "nines: wrote " << files.size() << " file" << (files.size() == 1 ? "" : "s") << " to "
+
+  if (output_dir.empty()) {
+    if (format == "rulefile") io.out << slo::RenderYaml({{"groups", std::move(all_groups)}});
+    return 0;
+  }
+  io.err << "nines: wrote " << written << " file" << (written == 1 ? "" : "s") << " to "
          << output_dir << "\n";
   return 0;
 }
