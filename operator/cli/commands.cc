@@ -70,7 +70,8 @@ void AddInputFlags(FlagSet& flags) {
              .value_name = "PATH"});
 }
 
-// Runs `flags.Parse`, printing help or the usage error. Returns an exit code, or -1 to go on.
+}  // namespace
+
 int ParseFlags(FlagSet& flags, const std::vector<std::string>& args, Io& io) {
   if (Status status = flags.Parse(args, io.getenv); !status.ok()) {
     io.err << "nines: " << status.message() << "\n";
@@ -82,6 +83,8 @@ int ParseFlags(FlagSet& flags, const std::vector<std::string>& args, Io& io) {
   }
   return -1;
 }
+
+namespace {
 
 std::string ShellQuote(const std::string& s) {
   std::string out = "'";

@@ -27,6 +27,10 @@ int RunNines(const std::vector<std::string>& args, Io& io);
 int RunGenerate(const std::vector<std::string>& args, Io& io);
 int RunValidate(const std::vector<std::string>& args, Io& io);
 int RunVersion(const std::vector<std::string>& args, Io& io);
+// Runs `flags.Parse`, printing help or the usage error. Returns an exit code, or -1 to go on.
+class FlagSet;
+int ParseFlags(FlagSet& flags, const std::vector<std::string>& args, Io& io);
+
 // The controller (operator_command.cc): runs until SIGTERM or SIGINT.
 int RunOperator(const std::vector<std::string>& args, Io& io);
 

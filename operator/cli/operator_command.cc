@@ -177,14 +177,7 @@ int RunOperator(const std::vector<std::string>& args, Io& io) {
              .default_value = "nines-operator",
              .value_name = "NAME"});
   AddGenerationFlags(flags);
-  if (Status status = flags.Parse(args, io.getenv); !status.ok()) {
-    io.err << "nines: " << status.message() << "\n";
-    return 2;
-  }
-  if (flags.help_requested()) {
-    io.out << flags.Help();
-    return 0;
-  }
+  if (int rc = ParseFlags(flags, args, io); rc >= 0) return rc;
 
   GenerationSettings generation;
   if (!ReadGenerationFlags(flags, "prometheusrule", false, generation, io.err)) return 2;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "operator/slo/number_format.h"
 #include "operator/slo/rule_generator.h"
 
 namespace nines::slo {
@@ -26,13 +27,6 @@ constexpr char kFiringBurnAlerts[] =
 // What identifies one objective on the shared boards: every query is aggregated to exactly these
 // labels, so that Grafana's merge joins one row per objective.
 constexpr char kObjectiveLabels[] = "slo_namespace, slo, service";
-
-// Shortest text that reads back as the same double: 14.4, 6, 0.3.
-std::string FormatNumber(double value) {
-  char buffer[64];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
-  return ec == std::errc() ? std::string(buffer, end) : "0";
-}
 
 // `{slo="a",slo_namespace="b"}` plus extra matchers, for this objective's own series.
 std::string Own(const api::SloSpec& spec, const std::string& series,
@@ -83,26 +77,39 @@ class PanelIds {
   int last_ = 0;
 };
 
-Json StatPanel(PanelIds& ids, const std::string& title, const std::string& description, Json grid,
-               Json targets, Json defaults) {
-  return {{"type", "stat"},
+// What every query panel starts with; the caller adds its transformations, fieldConfig and options
+// in that order (the key order is part of the byte-identical output).
+Json QueryPanel(const char* type, PanelIds& ids, const std::string& title,
+                const std::string& description, Json grid, Json targets) {
+  return {{"type", type},
           {"id", ids.Next()},
           {"title", title},
           {"description", description},
           {"gridPos", std::move(grid)},
           {"datasource", Datasource()},
-          {"targets", std::move(targets)},
-          {"fieldConfig", {{"defaults", std::move(defaults)}, {"overrides", Json::array()}}},
-          {"options",
-           {{"reduceOptions", {{"calcs", {"lastNotNull"}}, {"fields", ""}, {"values", false}}},
-            {"colorMode", "value"},
-            {"graphMode", "area"},
-            {"justifyMode", "auto"},
-            {"orientation", "auto"},
-            {"textMode", "auto"},
-            {"wideLayout", true},
-            {"showPercentChange", false},
-            {"percentChangeColorMode", "standard"}}}};
+          {"targets", std::move(targets)}};
+}
+
+Json FieldConfig(Json defaults) {
+  return {{"defaults", std::move(defaults)}, {"overrides", Json::array()}};
+}
+
+// `sparkline`: the value's recent history drawn behind it; off for values that never move.
+Json StatPanel(PanelIds& ids, const std::string& title, const std::string& description, Json grid,
+               Json targets, Json defaults, bool sparkline = true) {
+  Json panel = QueryPanel("stat", ids, title, description, std::move(grid), std::move(targets));
+  panel["fieldConfig"] = FieldConfig(std::move(defaults));
+  panel["options"] = {
+      {"reduceOptions", {{"calcs", {"lastNotNull"}}, {"fields", ""}, {"values", false}}},
+      {"colorMode", "value"},
+      {"graphMode", sparkline ? "area" : "none"},
+      {"justifyMode", "auto"},
+      {"orientation", "auto"},
+      {"textMode", "auto"},
+      {"wideLayout", true},
+      {"showPercentChange", false},
+      {"percentChangeColorMode", "standard"}};
+  return panel;
 }
 
 struct Lines {
@@ -130,21 +137,16 @@ Json TimeseriesPanel(PanelIds& ids, const std::string& title, const std::string&
   defaults["custom"] = std::move(custom);
   // Series take the palette's colours; the thresholds only draw their lines.
   defaults["color"] = {{"mode", "palette-classic"}};
-  return {{"type", "timeseries"},
-          {"id", ids.Next()},
-          {"title", title},
-          {"description", description},
-          {"gridPos", std::move(grid)},
-          {"datasource", Datasource()},
-          {"targets", std::move(targets)},
-          {"fieldConfig", {{"defaults", std::move(defaults)}, {"overrides", Json::array()}}},
-          {"options",
-           {{"legend",
-             {{"displayMode", "list"},
-              {"placement", "bottom"},
-              {"showLegend", true},
-              {"calcs", Json::array()}}},
-            {"tooltip", {{"mode", "multi"}, {"sort", "desc"}}}}}};
+  Json panel =
+      QueryPanel("timeseries", ids, title, description, std::move(grid), std::move(targets));
+  panel["fieldConfig"] = FieldConfig(std::move(defaults));
+  panel["options"] = {{"legend",
+                       {{"displayMode", "list"},
+                        {"placement", "bottom"},
+                        {"showLegend", true},
+                        {"calcs", Json::array()}}},
+                      {"tooltip", {{"mode", "multi"}, {"sort", "desc"}}}};
+  return panel;
 }
 
 Json TextPanel(PanelIds& ids, const std::string& title, Json grid, const std::string& markdown) {
@@ -602,29 +604,21 @@ Json TablePanel(PanelIds& ids, const std::string& title, const std::string& desc
       Link("Open the objective's dashboard",
            "/dashboards?tag=nines&query=${__data.fields.slo_namespace}/${__data.fields.slo}",
            "dashboard", "The objective's own dashboard", true);
-  return {
-      {"type", "table"},
-      {"id", ids.Next()},
-      {"title", title},
-      {"description", description},
-      {"gridPos", std::move(grid)},
-      {"datasource", Datasource()},
-      {"targets", std::move(targets)},
-      {"transformations", std::move(transformations)},
-      {"fieldConfig",
-       {{"defaults",
-         {{"unit", "none"},
-          {"decimals", 3},
-          {"thresholds", {{"mode", "absolute"}, {"steps", Steps({{"text", std::nullopt}})}}},
-          {"mappings", Json::array()},
-          {"links", Json::array({link})}}},
-        {"overrides", Json::array()}}},
-      {"options",
-       {{"frameIndex", 0},
-        {"showHeader", true},
-        {"cellHeight", "sm"},
-        {"sortBy", Json::array({{{"displayName", sort_by}, {"desc", false}}})},
-        {"footer", {{"show", false}, {"reducer", Json::array({"sum"})}, {"countRows", false}}}}}};
+  Json panel = QueryPanel("table", ids, title, description, std::move(grid), std::move(targets));
+  panel["transformations"] = std::move(transformations);
+  panel["fieldConfig"] = FieldConfig(
+      {{"unit", "none"},
+       {"decimals", 3},
+       {"thresholds", {{"mode", "absolute"}, {"steps", Steps({{"text", std::nullopt}})}}},
+       {"mappings", Json::array()},
+       {"links", Json::array({link})}});
+  panel["options"] = {
+      {"frameIndex", 0},
+      {"showHeader", true},
+      {"cellHeight", "sm"},
+      {"sortBy", Json::array({{{"displayName", sort_by}, {"desc", false}}})},
+      {"footer", {{"show", false}, {"reducer", Json::array({"sum"})}, {"countRows", false}}}};
+  return panel;
 }
 
 std::string Percent(const std::string& expr) { return "100 * " + expr; }
@@ -632,10 +626,8 @@ std::string Percent(const std::string& expr) { return "100 * " + expr; }
 Json CountStat(PanelIds& ids, const std::string& title, const std::string& description, Json grid,
                const std::string& expr, const Json& steps) {
   Json targets = Json::array({Target("A", expr, title, true)});
-  Json panel = StatPanel(ids, title, description, std::move(grid), std::move(targets),
-                         FieldDefaults("none", steps));
-  panel["options"]["graphMode"] = "none";
-  return panel;
+  return StatPanel(ids, title, description, std::move(grid), std::move(targets),
+                   FieldDefaults("none", steps), /*sparkline=*/false);
 }
 
 Json BoardLinks(const std::string& other_uid, const std::string& other_title) {
@@ -667,12 +659,13 @@ Json GenerateDashboard(const api::SloSpec& spec, const DashboardOptions& options
   panels.push_back(StatPanel(
       ids, "Objective", "The share of events that must be good over the rolling " + window + ".",
       GridPos(0, 0, 5, 5),
-      Json::array({Target("A", Own(spec, kObjectiveSeries), "objective", true)}), [&] {
+      Json::array({Target("A", Own(spec, kObjectiveSeries), "objective", true)}),
+      [&] {
         Json d = FieldDefaults("percentunit", Steps({{"blue", std::nullopt}}));
         d["decimals"] = decimals;
         return d;
-      }()));
-  panels.back()["options"]["graphMode"] = "none";
+      }(),
+      /*sparkline=*/false));
   panels.push_back(StatPanel(
       ids, "SLI over " + window,
       "Good events / all events over the last " + window +
@@ -697,8 +690,8 @@ Json GenerateDashboard(const api::SloSpec& spec, const DashboardOptions& options
       Json::array(
           {Target("A", "count(" + Own(spec, "ALERTS", "alertstate=\"firing\"") + ") or vector(0)",
                   "firing", true)}),
-      FieldDefaults("none", Steps({{"green", std::nullopt}, {"red", 1.0}}))));
-  panels.back()["options"]["graphMode"] = "none";
+      FieldDefaults("none", Steps({{"green", std::nullopt}, {"red", 1.0}})),
+      /*sparkline=*/false));
   panels.push_back(StatPanel(
       ids, "Traffic", "Events per second over the last 5 minutes.", GridPos(19, 0, 5, 5),
       Json::array({Target("A", Own(spec, kEventsRateSeries), "events/s", true)}),

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <set>
 
+#include "operator/slo/number_format.h"
+
 namespace nines::slo {
 namespace {
 
@@ -12,13 +14,6 @@ using api::Duration;
 using api::FormatDuration;
 using api::QuotePromQLString;
 using Json = nlohmann::ordered_json;
-
-// Shortest text that reads back as the same double: 14.4, 6, 0.5.
-std::string FormatNumber(double value) {
-  char buffer[64];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
-  return ec == std::errc() ? std::string(buffer, end) : "0";
-}
 
 // A percentage with at most two decimals, trailing zeros dropped: 2, 5, 8.33.
 std::string FormatPercent(double value) {
