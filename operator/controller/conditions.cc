@@ -4,6 +4,18 @@
 
 namespace nines::controller {
 
+const char* ConditionStatusName(ConditionStatus status) {
+  switch (status) {
+    case ConditionStatus::kTrue:
+      return "True";
+    case ConditionStatus::kFalse:
+      return "False";
+    case ConditionStatus::kUnknown:
+      return "Unknown";
+  }
+  return "Unknown";
+}
+
 const nlohmann::json* FindCondition(const nlohmann::json& conditions, const std::string& type) {
   if (!conditions.is_array()) return nullptr;
   for (const nlohmann::json& condition : conditions) {
@@ -15,7 +27,7 @@ const nlohmann::json* FindCondition(const nlohmann::json& conditions, const std:
 bool SetCondition(nlohmann::json& conditions, const Condition& condition,
                   std::chrono::system_clock::time_point now) {
   if (!conditions.is_array()) conditions = nlohmann::json::array();
-  const std::string status = condition.status ? "True" : "False";
+  const std::string status = ConditionStatusName(condition.status);
   nlohmann::json* existing = nullptr;
   for (nlohmann::json& c : conditions) {
     if (c.is_object() && c.value("type", "") == condition.type) existing = &c;

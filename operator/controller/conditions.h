@@ -13,10 +13,15 @@
 
 namespace nines::controller {
 
+enum class ConditionStatus { kFalse, kTrue, kUnknown };
+
+// "True", "False" or "Unknown", as metav1.Condition spells them.
+const char* ConditionStatusName(ConditionStatus status);
+
 struct Condition {
-  std::string type;     // Ready, BudgetExhausted, FastBurn, SlowBurn
-  bool status = false;  // "True" or "False"
-  std::string reason;   // CamelCase, e.g. Reconciled, InvalidSpec, OwnershipConflict
+  std::string type;  // Ready, BudgetExhausted, FastBurn, SlowBurn
+  ConditionStatus status = ConditionStatus::kFalse;
+  std::string reason;  // CamelCase, e.g. Reconciled, InvalidSpec, OwnershipConflict
   std::string message;
   int64_t observed_generation = 0;
 };

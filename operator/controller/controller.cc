@@ -1,5 +1,6 @@
 #include "operator/controller/controller.h"
 
+#include <iterator>
 #include <thread>
 
 namespace nines::controller {
@@ -29,6 +30,16 @@ Controller::Controller(kube::Client& client, ControllerOptions options)
       break;
     case slo::DashboardMode::kNone:
       break;
+  }
+  if (options_.prometheus != nullptr) {
+    StatusLoopOptions status = options_.status;
+    status.namespaces = options_.namespaces;
+    status.parse = options_.reconciler.parse;
+    status.instance = options_.reconciler.instance;
+    status.may_write = options_.reconciler.may_write;
+    status.now = options_.reconciler.now;
+    status_loop_ = std::make_unique<StatusLoop>(
+        client_, *options_.prometheus, [this] { return ListObjectives(); }, std::move(status));
   }
   for (const std::string& ns : namespaces) {
     slo_informers_.push_back(std::make_unique<kube::Informer>(
@@ -83,6 +94,15 @@ void Controller::Run() {
     threads.emplace_back([&informer] { informer->Run(); });
   }
   for (int i = 0; i < std::max(1, options_.workers); ++i) threads.emplace_back([this] { Work(); });
+  if (status_loop_ != nullptr) {
+    threads.emplace_back([this] {
+      // The first cycle waits for the caches: before they have synced, objectives would look gone.
+      while (!Synced() && !stopped_.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (!stopped_.load()) status_loop_->Run(options_.on_status_cycle);
+    });
+  }
   for (std::thread& t : threads) t.join();
 }
 
@@ -90,6 +110,7 @@ void Controller::Stop() {
   if (stopped_.exchange(true)) return;
   for (auto& informer : slo_informers_) informer->Stop();
   for (auto& informer : generated_informers_) informer->Stop();
+  if (status_loop_ != nullptr) status_loop_->Stop();
   // Let a reconcile in flight finish its writes; the workers then see the queue closed.
   queue_.ShutDown();
 }
@@ -99,6 +120,15 @@ bool Controller::Synced() const {
     if (!informer->HasSynced()) return false;
   }
   return true;
+}
+
+std::vector<nlohmann::json> Controller::ListObjectives() const {
+  std::vector<nlohmann::json> out;
+  for (const auto& informer : slo_informers_) {
+    std::vector<nlohmann::json> objects = informer->List();
+    std::move(objects.begin(), objects.end(), std::back_inserter(out));
+  }
+  return out;
 }
 
 int64_t Controller::WatchRestarts() const {

@@ -3,7 +3,8 @@
 // an objective, or a hand edit or deletion of one of its generated objects (they carry the
 // `nines.dev/slo` label), brings the objective back through the reconciler, which restores them.
 // Instead of a global resync, every objective is revisited on its own timer after a successful
-// reconcile; failures are retried with per-key exponential backoff.
+// reconcile; failures are retried with per-key exponential backoff. Beside the workers, once the
+// caches have synced, the status loop writes each objective's error budget from Prometheus.
 //
 // Thread-safety: Run blocks until Stop, which may be called from any thread (a signal handler's
 // helper thread, say). The counters may be read from any thread.
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "operator/controller/slo_reconciler.h"
+#include "operator/controller/status_loop.h"
 #include "operator/controller/work_queue.h"
 #include "operator/kube/client.h"
 #include "operator/kube/informer.h"
@@ -34,6 +36,11 @@ struct ControllerOptions {
   std::function<void(const std::string& key, const Result<ReconcileOutcome>& result,
                      std::chrono::nanoseconds took)>
       on_reconcile;
+  // Where the status loop reads the objectives' series; none: no status loop, and objectives
+  // stay Pending once Ready.
+  prometheus::QueryClient* prometheus = nullptr;
+  StatusLoopOptions status;
+  std::function<void(const StatusCycle&)> on_status_cycle;
 };
 
 class Controller {
@@ -49,6 +56,8 @@ class Controller {
   bool Synced() const;
   size_t QueueDepth() const { return queue_.Len(); }
   int64_t WatchRestarts() const;
+  // Every objective in the informers' caches, as the API server last returned them.
+  std::vector<nlohmann::json> ListObjectives() const;
 
  private:
   void Enqueue(const nlohmann::json& object, bool from_generated);
@@ -60,6 +69,7 @@ class Controller {
   WorkQueue queue_;
   std::vector<std::unique_ptr<kube::Informer>> slo_informers_;
   std::vector<std::unique_ptr<kube::Informer>> generated_informers_;
+  std::unique_ptr<StatusLoop> status_loop_;
   std::atomic<bool> stopped_{false};
 };
 

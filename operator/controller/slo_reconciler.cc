@@ -1,8 +1,6 @@
 #include "operator/controller/slo_reconciler.h"
 
 #include <algorithm>
-#include <atomic>
-#include <cstdio>
 #include <vector>
 
 #include "operator/api/slo_spec.h"
@@ -78,7 +76,11 @@ const char* ReconcileOutcomeName(ReconcileOutcome outcome) {
 }
 
 SloReconciler::SloReconciler(kube::Client& client, ReconcilerOptions options)
-    : client_(client), options_(std::move(options)) {}
+    : client_(client),
+      options_(std::move(options)),
+      events_(
+          client,
+          {.instance = options_.instance, .may_write = options_.may_write, .now = options_.now}) {}
 
 Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_name,
                                                   const std::string& name) {
@@ -115,7 +117,8 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
     }
     if (message.empty()) message = "not a ServiceLevelObjective";
     message = Truncate(message);
-    if (!ready_is("False", "InvalidSpec", message)) RecordEvent(slo, true, "InvalidSpec", message);
+    if (!ready_is("False", "InvalidSpec", message))
+      events_.Record(slo, EventType::kWarning, "InvalidSpec", message);
     if (Status s = WriteReady(namespace_name, name, false, "InvalidSpec", message, "Invalid");
         !s.ok()) {
       return s;
@@ -150,7 +153,7 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
                    " exists and is not controlled by this ServiceLevelObjective; nines leaves it "
                    "untouched: delete or rename it, or rename the objective");
       if (!ready_is("False", "OwnershipConflict", message)) {
-        RecordEvent(slo, true, "OwnershipConflict", message);
+        events_.Record(slo, EventType::kWarning, "OwnershipConflict", message);
       }
       if (Status s = WriteReady(namespace_name, name, false, "OwnershipConflict", message, nullptr);
           !s.ok()) {
@@ -192,7 +195,7 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
                                   ? "PrometheusRule and dashboard " + desired[1].kind + " applied"
                                   : std::string("PrometheusRule applied");
   if (ready.is_object() && ready.value("status", "") == "False") {
-    RecordEvent(slo, false, "Reconciled", message);
+    events_.Record(slo, EventType::kNormal, "Reconciled", message);
   }
   if (Status s = WriteReady(namespace_name, name, true, "Reconciled", message, nullptr); !s.ok()) {
     return s;
@@ -217,7 +220,7 @@ Status SloReconciler::WriteReady(const std::string& namespace_name, const std::s
     Json conditions = status.value("conditions", Json::array());
     SetCondition(conditions,
                  {.type = "Ready",
-                  .status = ready,
+                  .status = ready ? ConditionStatus::kTrue : ConditionStatus::kFalse,
                   .reason = reason,
                   .message = message,
                   .observed_generation = generation},
@@ -239,40 +242,6 @@ Status SloReconciler::WriteReady(const std::string& namespace_name, const std::s
     if (last.code() != StatusCode::kConflict) return last;
   }
   return last;
-}
-
-void SloReconciler::RecordEvent(const Json& slo, bool warning, const std::string& reason,
-                                const std::string& note) {
-  const auto now = options_.now();
-  // Named as client-go names them, name.<hex nanoseconds>; the counter keeps two Events of one
-  // instant (or of a frozen test clock) apart.
-  static std::atomic<uint64_t> sequence{0};
-  const auto nanos =
-      static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count()) +
-      sequence.fetch_add(1);
-  char suffix[32];
-  std::snprintf(suffix, sizeof(suffix), ".%llx", static_cast<unsigned long long>(nanos));
-  const Json& metadata = slo["metadata"];
-  const std::string ns = metadata.value("namespace", "");
-  Json event = {{"apiVersion", "events.k8s.io/v1"},
-                {"kind", "Event"},
-                {"metadata", {{"name", metadata.value("name", "") + suffix}, {"namespace", ns}}},
-                {"eventTime", FormatMicroTime(now)},
-                {"reportingController", "nines.dev/operator"},
-                {"reportingInstance", options_.instance},
-                {"action", "Reconcile"},
-                {"reason", reason},
-                {"note", Truncate(note)},
-                {"type", warning ? "Warning" : "Normal"},
-                {"regarding",
-                 {{"apiVersion", api::kApiVersion},
-                  {"kind", api::kKind},
-                  {"name", metadata.value("name", "")},
-                  {"namespace", ns},
-                  {"uid", metadata.value("uid", "")}}}};
-  // An Event is best effort: losing one must not fail the reconcile that it describes.
-  if (options_.may_write()) (void)client_.CreateEvent(ns, event);
 }
 
 }  // namespace nines::controller

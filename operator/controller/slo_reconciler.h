@@ -19,6 +19,7 @@
 
 #include "operator/api/resource_parser.h"
 #include "operator/base/status.h"
+#include "operator/controller/event_recorder.h"
 #include "operator/kube/client.h"
 #include "operator/slo/dashboard_generator.h"
 #include "operator/slo/rule_generator.h"
@@ -79,11 +80,10 @@ class SloReconciler {
   // when they changed, re-read and retried on a conflict.
   Status WriteReady(const std::string& namespace_name, const std::string& name, bool ready,
                     const std::string& reason, const std::string& message, const char* state);
-  void RecordEvent(const nlohmann::json& slo, bool warning, const std::string& reason,
-                   const std::string& note);
 
   kube::Client& client_;
   const ReconcilerOptions options_;
+  EventRecorder events_;
 };
 
 }  // namespace nines::controller
