@@ -12,9 +12,11 @@
 #   controlplane.sh env      print `export KUBECONFIG=...` if it is running
 #   controlplane.sh status   say what runs, exit 0 if it is ready
 #   controlplane.sh down     stop it and remove its state (the run folder)
-#   controlplane.sh restart-apiserver
+#   controlplane.sh restart-apiserver [--compact]
 #       Stop kube-apiserver and start it again on the same port and data: clients'
-#       connections drop and their watches end, as in an upgrade or a crash.
+#       connections drop and their watches end, as in an upgrade or a crash. With
+#       --compact, etcd's history is compacted meanwhile, so that a watch resumed from
+#       any earlier resourceVersion gets 410 Gone and the client must list again.
 #   controlplane.sh logs     print where the components' logs are
 #   controlplane.sh crds [--crds DIR]... [--no-third-party]
 #       Install the same CRDs into the cluster that $KUBECONFIG points at
@@ -381,6 +383,17 @@ cmd_restart_apiserver() {
   [[ -f $run/apiserver.port ]] && live_pid etcd >/dev/null || die "not running (start it with: $0 up)"
   bindir="$("$here/build.sh" --print-dir)"
   stop kube-apiserver
+  if [[ ${1:-} == --compact ]]; then
+    # etcd's JSON gateway: the current revision from any range request, then a compaction to it.
+    local etcd revision
+    etcd="http://127.0.0.1:$(cat "$run/etcd.port")"
+    revision="$(curl -fsS --max-time 10 -X POST "$etcd/v3/kv/range" -d '{"key":"AA=="}' |
+      grep -o '"revision":"[0-9]*"' | head -n 1 | tr -dc '0-9')"
+    [[ $revision =~ ^[0-9]+$ ]] || die "could not read etcd's revision"
+    curl -fsS --max-time 30 -X POST "$etcd/v3/kv/compaction" \
+      -d "{\"revision\":\"$revision\",\"physical\":true}" >/dev/null || die "etcd compaction failed"
+    log "etcd compacted at revision $revision"
+  fi
   start_apiserver
   wait_for "kube-apiserver on https://127.0.0.1:$(cat "$run/apiserver.port")" "etcd kube-apiserver" readyz
 }
@@ -481,7 +494,7 @@ esac
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   down) shift; cmd_down ;;
-  restart-apiserver) cmd_restart_apiserver ;;
+  restart-apiserver) shift; cmd_restart_apiserver "$@" ;;
   env) cmd_env ;;
   status) cmd_status ;;
   logs) cmd_logs ;;

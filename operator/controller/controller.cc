@@ -131,6 +131,13 @@ std::vector<nlohmann::json> Controller::ListObjectives() const {
   return out;
 }
 
+int64_t Controller::Relists() const {
+  int64_t total = 0;
+  for (const auto& informer : slo_informers_) total += informer->relists();
+  for (const auto& informer : generated_informers_) total += informer->relists();
+  return total;
+}
+
 int64_t Controller::WatchRestarts() const {
   int64_t total = 0;
   for (const auto& informer : slo_informers_) total += informer->watch_restarts();

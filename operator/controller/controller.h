@@ -56,6 +56,7 @@ class Controller {
   bool Synced() const;
   size_t QueueDepth() const { return queue_.Len(); }
   int64_t WatchRestarts() const;
+  int64_t Relists() const;  // after 410 Gone
   // Every objective in the informers' caches, as the API server last returned them.
   std::vector<nlohmann::json> ListObjectives() const;
 

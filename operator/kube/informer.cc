@@ -31,6 +31,7 @@ void Informer::Run() {
     if (s.ok()) continue;  // the server's timeout: watch again from where it ended
     watch_restarts_.fetch_add(1);
     if (s.code() == StatusCode::kGone) {
+      relists_.fetch_add(1);
       listed = false;  // the resourceVersion was compacted away: only a list can catch up
       continue;
     }

@@ -65,6 +65,8 @@ class Informer {
   // For the operator's metrics.
   int64_t lists() const { return lists_.load(); }
   int64_t watch_restarts() const { return watch_restarts_.load(); }
+  // Lists after a watch's resourceVersion expired (410 Gone).
+  int64_t relists() const { return relists_.load(); }
 
  private:
   using Key = std::pair<std::string, std::string>;  // namespace, name
@@ -86,6 +88,7 @@ class Informer {
   std::atomic<bool> synced_{false};
   std::atomic<int64_t> lists_{0};
   std::atomic<int64_t> watch_restarts_{0};
+  std::atomic<int64_t> relists_{0};
 
   mutable std::mutex mu_;
   std::map<Key, nlohmann::json> cache_;   // guarded by mu_

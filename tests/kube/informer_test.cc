@@ -157,6 +157,7 @@ void InformerTest::RelistsOnGone(testing::WatchExpiry expiry) {
   ASSERT_TRUE(recorder_.WaitFor("seen changes=2"));
   EXPECT_EQ(recorder_.Count("seen stays=1"), 1) << "unchanged objects are not reported again";
   EXPECT_EQ(informer_->lists(), 2);
+  EXPECT_EQ(informer_->relists(), 1);
   EXPECT_GE(informer_->watch_restarts(), 1);
   EXPECT_EQ(informer_->List().size(), 2U);
 }
