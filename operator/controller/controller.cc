@@ -6,6 +6,31 @@
 namespace nines::controller {
 namespace {
 
+// What the caches keep. Of an objective: all but managedFields and kubectl's copy of the last
+// applied object, which the reconciler and the status loop never read (the status loop writes
+// through the status subresource, which ignores metadata). Of a generated object: the metadata
+// that leads to its objective; a change to the rest shows as a new resourceVersion, which is all
+// the controller needs to reconcile the objective again.
+void TrimObjective(nlohmann::json& object) {
+  if (!object.is_object() || !object.contains("metadata")) return;
+  nlohmann::json& metadata = object["metadata"];
+  metadata.erase("managedFields");
+  if (metadata.contains("annotations") && metadata["annotations"].is_object()) {
+    metadata["annotations"].erase("kubectl.kubernetes.io/last-applied-configuration");
+    if (metadata["annotations"].empty()) metadata.erase("annotations");
+  }
+}
+
+void KeepMetadataOnly(nlohmann::json& object) {
+  if (!object.is_object() || !object.contains("metadata")) return;
+  nlohmann::json kept = nlohmann::json::object();
+  const nlohmann::json& metadata = object["metadata"];
+  for (const char* key : {"name", "namespace", "uid", "resourceVersion", "labels"}) {
+    if (metadata.contains(key)) kept[key] = metadata[key];
+  }
+  object = {{"metadata", std::move(kept)}};
+}
+
 std::string KeyOf(const std::string& namespace_name, const std::string& name) {
   return namespace_name + "/" + name;
 }
@@ -43,12 +68,17 @@ Controller::Controller(kube::Client& client, ControllerOptions options)
   }
   for (const std::string& ns : namespaces) {
     slo_informers_.push_back(std::make_unique<kube::Informer>(
-        client_, kube::InformerOptions{.type = SloResource(), .namespace_name = ns},
+        client_,
+        kube::InformerOptions{
+            .type = SloResource(), .namespace_name = ns, .transform = TrimObjective},
         [this](const nlohmann::json& object, bool) { Enqueue(object, false); }));
     for (const kube::ResourceType& type : generated_types) {
       generated_informers_.push_back(std::make_unique<kube::Informer>(
           client_,
-          kube::InformerOptions{.type = type, .namespace_name = ns, .label_selector = generated},
+          kube::InformerOptions{.type = type,
+                                .namespace_name = ns,
+                                .label_selector = generated,
+                                .transform = KeepMetadataOnly},
           [this](const nlohmann::json& object, bool) { Enqueue(object, true); }));
     }
   }

@@ -64,6 +64,7 @@ Status Informer::ListAndSwap() {
     Result<nlohmann::json> page = client_.List(options_.type, options_.namespace_name, list);
     if (!page.ok()) return page.status();
     for (nlohmann::json& item : (*page)["items"]) {
+      if (options_.transform) options_.transform(item);
       Key key = KeyOf(item);
       fresh[std::move(key)] = std::move(item);
     }
@@ -115,7 +116,13 @@ Status Informer::WatchOnce() {
           if (!version.empty()) resource_version_ = version;
           return true;
         }
-        Apply(event.object, event.type == WatchEventType::kDeleted);
+        if (options_.transform) {
+          nlohmann::json object = event.object;
+          options_.transform(object);
+          Apply(object, event.type == WatchEventType::kDeleted);
+        } else {
+          Apply(event.object, event.type == WatchEventType::kDeleted);
+        }
         if (!version.empty()) resource_version_ = version;
         backoff_ = options_.initial_backoff;  // the connection works
         return !stopped_.load();

@@ -41,6 +41,10 @@ struct InformerOptions {
   int64_t list_page_size = 500;
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{30000};
+  // Applied to every object before it is cached or handed on, as client-go's SetTransform: the
+  // cache then holds only what its user needs (a generated object's metadata, say), which keeps the
+  // memory for 10,000 objects small. Must keep metadata.name, namespace and resourceVersion.
+  std::function<void(nlohmann::json& object)> transform;
 };
 
 class Informer {

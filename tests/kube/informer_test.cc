@@ -62,14 +62,16 @@ class InformerTest : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
   }
 
-  void Start(const std::string& selector = "") {
+  void Start(const std::string& selector = "",
+             std::function<void(nlohmann::json&)> transform = nullptr) {
     informer_ = std::make_unique<Informer>(
         client_,
         InformerOptions{.type = ConfigMapResource(),
                         .namespace_name = "shop",
                         .label_selector = selector,
                         .initial_backoff = std::chrono::milliseconds(10),
-                        .max_backoff = std::chrono::milliseconds(50)},
+                        .max_backoff = std::chrono::milliseconds(50),
+                        .transform = std::move(transform)},
         [this](const Json& object, bool deleted) { recorder_.Record(object, deleted); });
     thread_ = std::thread([this] { informer_->Run(); });
   }
@@ -116,6 +118,24 @@ TEST_F(InformerTest, ALabelSelectorFiltersListAndWatch) {
   Change("ours", "2");
   ASSERT_TRUE(recorder_.WaitFor("seen ours=2"));
   EXPECT_EQ(recorder_.Count("seen theirs=1") + recorder_.Count("seen theirs=2"), 0);
+}
+
+// A transform keeps only what the user needs, from the list and from the watch alike; the cache
+// holds the transformed objects.
+TEST_F(InformerTest, ATransformShapesWhatIsCachedAndHandedOn) {
+  Create(ConfigMap("a", "1"));
+  Start("", [](nlohmann::json& object) {
+    object["data"]["v"] = "trimmed-" + object["data"].value("v", "");
+    object["metadata"].erase("labels");
+  });
+  ASSERT_TRUE(recorder_.WaitFor("seen a=trimmed-1"));
+  ASSERT_TRUE(server_->WaitForOpenWatches(1));
+  Change("a", "2");
+  ASSERT_TRUE(recorder_.WaitFor("seen a=trimmed-2"));
+  const Json cached = informer_->Get("shop", "a").value();
+  EXPECT_EQ(cached["data"]["v"], "trimmed-2");
+  EXPECT_FALSE(cached["metadata"].contains("labels"));
+  EXPECT_FALSE(cached["metadata"].value("resourceVersion", "").empty());
 }
 
 // The server ends watches at its timeout; the informer resumes from the last resourceVersion,
