@@ -19,6 +19,7 @@
 #include "operator/controller/leader_election.h"
 #include "operator/kube/config.h"
 #include "operator/kube/http_transport.h"
+#include "operator/kube/request_counter.h"
 
 namespace nines::cli {
 namespace {
@@ -218,7 +219,10 @@ int RunOperator(const std::vector<std::string>& args, Io& io) {
     log.Log("error", "cannot reach the API server", {{"error", transport.status().message()}});
     return 2;
   }
-  kube::Client client(std::shared_ptr<kube::HttpTransport>(std::move(*transport)));
+  // Every request counted for /metrics: the API server's own counts do not say whose they are.
+  auto requests = std::make_shared<kube::CountingTransport>(
+      std::shared_ptr<kube::HttpTransport>(std::move(*transport)));
+  kube::Client client(requests);
 
   std::string instance = flags.Get("instance");
   if (instance.empty() && io.getenv("POD_NAME") != nullptr) instance = io.getenv("POD_NAME");
@@ -303,7 +307,8 @@ int RunOperator(const std::vector<std::string>& args, Io& io) {
       res.set_content(ready ? "ok\n" : "the caches have not synced yet\n", "text/plain");
     });
     server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-      res.set_content(metrics.Render(current().get(), elector.IsLeader() || !leader_elect),
+      res.set_content(metrics.Render(current().get(), elector.IsLeader() || !leader_elect) +
+                          requests->RenderMetrics(),
                       "text/plain; version=0.0.4");
     });
     if (!server.bind_to_port(host, port)) {
