@@ -35,11 +35,17 @@ std::string KeyOf(const std::string& namespace_name, const std::string& name) {
   return namespace_name + "/" + name;
 }
 
+ControllerOptions WithOwnWrites(ControllerOptions options, OwnWrites* own_writes) {
+  options.reconciler.own_writes = own_writes;
+  options.status.own_writes = own_writes;
+  return options;
+}
+
 }  // namespace
 
 Controller::Controller(kube::Client& client, ControllerOptions options)
     : client_(client),
-      options_(std::move(options)),
+      options_(WithOwnWrites(std::move(options), &own_writes_)),
       reconciler_(client, options_.reconciler),
       queue_(options_.queue) {
   std::vector<std::string> namespaces = options_.namespaces;
@@ -71,7 +77,9 @@ Controller::Controller(kube::Client& client, ControllerOptions options)
         client_,
         kube::InformerOptions{
             .type = SloResource(), .namespace_name = ns, .transform = TrimObjective},
-        [this](const nlohmann::json& object, bool) { Enqueue(object, false); }));
+        [this](const nlohmann::json& object, bool deleted) {
+          Enqueue(object, false, SloResource().plural, deleted);
+        }));
     for (const kube::ResourceType& type : generated_types) {
       generated_informers_.push_back(std::make_unique<kube::Informer>(
           client_,
@@ -79,14 +87,17 @@ Controller::Controller(kube::Client& client, ControllerOptions options)
                                 .namespace_name = ns,
                                 .label_selector = generated,
                                 .transform = KeepMetadataOnly},
-          [this](const nlohmann::json& object, bool) { Enqueue(object, true); }));
+          [this, plural = type.plural](const nlohmann::json& object, bool deleted) {
+            Enqueue(object, true, plural, deleted);
+          }));
     }
   }
 }
 
 Controller::~Controller() { Stop(); }
 
-void Controller::Enqueue(const nlohmann::json& object, bool from_generated) {
+void Controller::Enqueue(const nlohmann::json& object, bool from_generated,
+                         const std::string& resource, bool deleted) {
   const nlohmann::json& metadata = object.value("metadata", nlohmann::json::object());
   const std::string ns = metadata.value("namespace", "");
   std::string name = metadata.value("name", "");
@@ -96,15 +107,59 @@ void Controller::Enqueue(const nlohmann::json& object, bool from_generated) {
     name = metadata.value("labels", nlohmann::json::object()).value(kSloLabel, "");
   }
   if (ns.empty() || name.empty()) return;
-  queue_.Add(KeyOf(ns, name));
+  const std::string key = KeyOf(ns, name);
+  // Our own write coming back: the objective is as the reconciler (or the status loop) left it.
+  if (!deleted && own_writes_.IsEcho(key, resource, object)) {
+    echoes_skipped_.fetch_add(1);
+    return;
+  }
+  if (!deleted) {
+    // Its reconcile may not have remembered the write this event echoes yet: held until it has.
+    std::lock_guard<std::mutex> lock(flight_mu_);
+    auto flight = in_flight_.find(key);
+    if (flight != in_flight_.end()) {
+      flight->second.push_back({resource, {{"name", metadata.value("name", "")},
+                                           {"resourceVersion", metadata.value("resourceVersion", "")}}});
+      return;
+    }
+  }
+  queue_.Add(key);
+}
+
+void Controller::BeginFlight(const std::string& key) {
+  std::lock_guard<std::mutex> lock(flight_mu_);
+  in_flight_[key];
+}
+
+bool Controller::EndFlight(const std::string& key) {
+  std::vector<HeldEvent> held;
+  {
+    std::lock_guard<std::mutex> lock(flight_mu_);
+    auto flight = in_flight_.find(key);
+    if (flight == in_flight_.end()) return false;
+    held = std::move(flight->second);
+    in_flight_.erase(flight);
+  }
+  bool changed = false;
+  for (const HeldEvent& event : held) {
+    if (own_writes_.IsEcho(key, event.resource, {{"metadata", event.metadata}})) {
+      echoes_skipped_.fetch_add(1);
+    } else {
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 void Controller::Work() {
   while (std::optional<std::string> key = queue_.Get()) {
     const size_t slash = key->find('/');
     const auto start = std::chrono::steady_clock::now();
+    BeginFlight(*key);
     Result<ReconcileOutcome> result =
         reconciler_.Reconcile(key->substr(0, slash), key->substr(slash + 1));
+    // A change that came while it ran: again (the queue runs it after Done).
+    if (EndFlight(*key)) queue_.Add(*key);
     const auto took = std::chrono::steady_clock::now() - start;
     if (options_.on_reconcile) options_.on_reconcile(*key, result, took);
     if (result.ok()) {

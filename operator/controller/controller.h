@@ -15,9 +15,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "operator/controller/own_writes.h"
 #include "operator/controller/slo_reconciler.h"
 #include "operator/controller/status_loop.h"
 #include "operator/controller/work_queue.h"
@@ -57,14 +60,34 @@ class Controller {
   size_t QueueDepth() const { return queue_.Len(); }
   int64_t WatchRestarts() const;
   int64_t Relists() const;  // after 410 Gone
+  // Watch events that were the echo of our own writes, and so sent nothing to the queue.
+  int64_t EchoesSkipped() const { return echoes_skipped_.load(); }
   // Every objective in the informers' caches, as the API server last returned them.
   std::vector<nlohmann::json> ListObjectives() const;
 
  private:
-  void Enqueue(const nlohmann::json& object, bool from_generated);
+  // An event of an objective's, or of an object generated for it, while it is being reconciled:
+  // whether it was our own write can only be told once the reconcile has remembered its writes.
+  struct HeldEvent {
+    std::string resource;
+    nlohmann::json metadata;  // name and resourceVersion
+  };
+
+  // `resource` is the plural of the informer's kind; `deleted` whether the event removed it.
+  void Enqueue(const nlohmann::json& object, bool from_generated, const std::string& resource,
+               bool deleted);
+  // Marks the key in flight; then, once its reconcile is done, whether an event held meanwhile
+  // was a change and the key must come back.
+  void BeginFlight(const std::string& key);
+  bool EndFlight(const std::string& key);
   void Work();
 
   kube::Client& client_;
+  OwnWrites own_writes_;  // before options_, which points at it
+  std::atomic<int64_t> echoes_skipped_{0};
+  std::mutex flight_mu_;
+  // Keys being reconciled, with the events held for them; guarded by flight_mu_.
+  std::unordered_map<std::string, std::vector<HeldEvent>> in_flight_;
   ControllerOptions options_;
   SloReconciler reconciler_;
   WorkQueue queue_;

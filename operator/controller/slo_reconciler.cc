@@ -82,11 +82,29 @@ SloReconciler::SloReconciler(kube::Client& client, ReconcilerOptions options)
           client,
           {.instance = options_.instance, .may_write = options_.may_write, .now = options_.now}) {}
 
+bool SloReconciler::StaleCarrierChecked(const std::string& key, const std::string& uid) {
+  std::lock_guard<std::mutex> lock(checked_mu_);
+  auto found = stale_carrier_checked_.find(key);
+  return found != stale_carrier_checked_.end() && found->second == uid;
+}
+
+void SloReconciler::SetStaleCarrierChecked(const std::string& key, const std::string& uid) {
+  std::lock_guard<std::mutex> lock(checked_mu_);
+  stale_carrier_checked_[key] = uid;
+}
+
 Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_name,
                                                   const std::string& name) {
+  const std::string key = namespace_name + "/" + name;
+  const auto gone = [&] {
+    if (options_.own_writes != nullptr) options_.own_writes->Forget(key);
+    std::lock_guard<std::mutex> lock(checked_mu_);
+    stale_carrier_checked_.erase(key);
+    return ReconcileOutcome::kGone;
+  };
   Result<Json> got = client_.Get(SloResource(), namespace_name, name);
   if (!got.ok()) {
-    if (got.status().code() == StatusCode::kNotFound) return ReconcileOutcome::kGone;
+    if (got.status().code() == StatusCode::kNotFound) return gone();
     return got.status();
   }
   const Json& slo = *got;
@@ -94,7 +112,7 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
     return InternalError("the API server returned " + namespace_name + "/" + name +
                          " without metadata");
   }
-  if (slo["metadata"].contains("deletionTimestamp")) return ReconcileOutcome::kGone;
+  if (slo["metadata"].contains("deletionTimestamp")) return gone();
   // A copy: the condition must outlive the temporaries it is read from.
   const Json conditions = slo.value("status", Json::object()).value("conditions", Json::array());
   const Json* ready_condition = FindCondition(conditions, "Ready");
@@ -119,7 +137,7 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
     message = Truncate(message);
     if (!ready_is("False", "InvalidSpec", message))
       events_.Record(slo, EventType::kWarning, "InvalidSpec", message);
-    if (Status s = WriteReady(namespace_name, name, false, "InvalidSpec", message, "Invalid");
+    if (Status s = WriteReady(slo, false, "InvalidSpec", message, "Invalid");
         !s.ok()) {
       return s;
     }
@@ -155,7 +173,7 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
       if (!ready_is("False", "OwnershipConflict", message)) {
         events_.Record(slo, EventType::kWarning, "OwnershipConflict", message);
       }
-      if (Status s = WriteReady(namespace_name, name, false, "OwnershipConflict", message, nullptr);
+      if (Status s = WriteReady(slo, false, "OwnershipConflict", message, nullptr);
           !s.ok()) {
         return s;
       }
@@ -172,16 +190,21 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
                     "applying " + Describe(d.kind, namespace_name, d.object["metadata"]["name"]) +
                         ": " + applied.status().message());
     }
+    if (options_.own_writes != nullptr) options_.own_writes->Remember(key, d.type.plural, *applied);
   }
 
   // A dashboard carrier of the kind no longer configured (the mode changed): ours, so removed.
   const std::string dashboard_name = slo::DashboardObjectName(spec);
+  const bool stale_checked = StaleCarrierChecked(key, uid);
+  bool looked = true;  // every kind answered: absent (or no such kind), not ours, or deleted
   for (const auto& [type, kind] : {std::pair{kube::ConfigMapResource(), "ConfigMap"},
                                    std::pair{GrafanaDashboardResource(), "GrafanaDashboard"}}) {
+    if (stale_checked) break;
     bool wanted = false;
     for (const Desired& d : desired) wanted = wanted || d.kind == kind;
     if (wanted) continue;
     Result<Json> stale = client_.Get(type, namespace_name, dashboard_name);
+    if (!stale.ok() && stale.status().code() != StatusCode::kNotFound) looked = false;
     if (!stale.ok() || !ControlledBy(*stale, uid)) continue;  // absent, no such kind, or not ours
     if (!options_.may_write()) return NotLeader();
     kube::DeleteOptions precondition{.precondition_uid = (*stale)["metadata"].value("uid", "")};
@@ -190,6 +213,7 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
       return s;
     }
   }
+  if (!stale_checked && looked) SetStaleCarrierChecked(key, uid);
 
   const std::string message = desired.size() > 1
                                   ? "PrometheusRule and dashboard " + desired[1].kind + " applied"
@@ -197,23 +221,30 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
   if (ready.is_object() && ready.value("status", "") == "False") {
     events_.Record(slo, EventType::kNormal, "Reconciled", message);
   }
-  if (Status s = WriteReady(namespace_name, name, true, "Reconciled", message, nullptr); !s.ok()) {
+  if (Status s = WriteReady(slo, true, "Reconciled", message, nullptr); !s.ok()) {
     return s;
   }
   return ReconcileOutcome::kApplied;
 }
 
-Status SloReconciler::WriteReady(const std::string& namespace_name, const std::string& name,
-                                 bool ready, const std::string& reason, const std::string& message,
-                                 const char* state) {
+Status SloReconciler::WriteReady(const Json& read, bool ready, const std::string& reason,
+                                 const std::string& message, const char* state) {
+  const std::string namespace_name = read["metadata"].value("namespace", "");
+  const std::string name = read["metadata"].value("name", "");
   Status last;
   for (int attempt = 0; attempt < kStatusWriteAttempts; ++attempt) {
-    // Re-read every time: the status loop writes the same object, and a conflict means it did.
-    Result<Json> got = client_.Get(SloResource(), namespace_name, name);
-    if (!got.ok()) {
-      return got.status().code() == StatusCode::kNotFound ? Status::Ok() : got.status();
+    // First onto what this reconcile read; after a conflict (the status loop writes the same
+    // object) re-read.
+    Json slo;
+    if (attempt == 0) {
+      slo = read;
+    } else {
+      Result<Json> got = client_.Get(SloResource(), namespace_name, name);
+      if (!got.ok()) {
+        return got.status().code() == StatusCode::kNotFound ? Status::Ok() : got.status();
+      }
+      slo = std::move(*got);
     }
-    Json slo = std::move(*got);
     Json status = slo.value("status", Json::object());
     const int64_t generation = slo["metadata"].value("generation", int64_t{0});
     const Json before = status;
@@ -236,7 +267,12 @@ Status SloReconciler::WriteReady(const std::string& namespace_name, const std::s
     if (!options_.may_write()) return NotLeader();
     slo["status"] = std::move(status);
     Result<Json> written = client_.UpdateStatus(SloResource(), namespace_name, slo);
-    if (written.ok()) return Status::Ok();
+    if (written.ok()) {
+      if (options_.own_writes != nullptr) {
+        options_.own_writes->Remember(namespace_name + "/" + name, SloResource().plural, *written);
+      }
+      return Status::Ok();
+    }
     last = written.status();
     if (last.code() == StatusCode::kNotFound) return Status::Ok();
     if (last.code() != StatusCode::kConflict) return last;

@@ -14,12 +14,15 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "operator/api/resource_parser.h"
 #include "operator/base/status.h"
 #include "operator/controller/event_recorder.h"
+#include "operator/controller/own_writes.h"
 #include "operator/kube/client.h"
 #include "operator/slo/dashboard_generator.h"
 #include "operator/slo/rule_generator.h"
@@ -49,6 +52,9 @@ struct ReconcilerOptions {
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
   };
+  // Where every write's resourceVersion is remembered, so that the controller can tell the watch
+  // events of our own writes from changes (none: nothing is remembered).
+  OwnWrites* own_writes = nullptr;
 };
 
 // What one reconcile did, for logs and metrics.
@@ -77,13 +83,21 @@ class SloReconciler {
   };
 
   // The Ready condition and, while the objective has no budget state yet, `state`; written only
-  // when they changed, re-read and retried on a conflict.
-  Status WriteReady(const std::string& namespace_name, const std::string& name, bool ready,
-                    const std::string& reason, const std::string& message, const char* state);
+  // when they changed, first onto `read` (the objective as this reconcile read it), re-read and
+  // retried on a conflict.
+  Status WriteReady(const nlohmann::json& read, bool ready, const std::string& reason,
+                    const std::string& message, const char* state);
+  // Whether a dashboard carrier of the kind not configured may still need removing: until it has
+  // been looked for once for this objective (this uid). This process never creates that kind,
+  // so one look per objective and process is enough.
+  bool StaleCarrierChecked(const std::string& key, const std::string& uid);
+  void SetStaleCarrierChecked(const std::string& key, const std::string& uid);
 
   kube::Client& client_;
   const ReconcilerOptions options_;
   EventRecorder events_;
+  std::mutex checked_mu_;
+  std::map<std::string, std::string> stale_carrier_checked_;  // key -> uid; guarded by checked_mu_
 };
 
 }  // namespace nines::controller

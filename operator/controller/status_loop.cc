@@ -117,6 +117,9 @@ Status StatusLoop::Write(Json slo, const BudgetStatus& budget, StatusCycle& cycl
     Result<Json> written = client_.UpdateStatus(SloResource(), ns, slo);
     if (written.ok()) {
       ++cycle.writes;
+      if (options_.own_writes != nullptr) {
+        options_.own_writes->Remember(ns + "/" + name, SloResource().plural, *written);
+      }
       for (const BudgetTransition& t : transitions) {
         events_.Record(slo, t.type, t.reason, t.note);
         ++cycle.events;

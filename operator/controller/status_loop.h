@@ -28,6 +28,7 @@
 #include "operator/base/status.h"
 #include "operator/controller/budget_status.h"
 #include "operator/controller/event_recorder.h"
+#include "operator/controller/own_writes.h"
 #include "operator/kube/client.h"
 #include "operator/prometheus/query_client.h"
 
@@ -42,6 +43,8 @@ struct StatusLoopOptions {
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
   };
+  // Where every status write's resourceVersion is remembered (see own_writes.h); none: nowhere.
+  OwnWrites* own_writes = nullptr;
 };
 
 // What one cycle did, for logs, metrics and benchmarks.

@@ -233,6 +233,91 @@ TEST_F(SloReconcilerTest, ChangingTheDashboardModeReplacesTheCarrier) {
   EXPECT_EQ(grafana["spec"]["instanceSelector"]["matchLabels"]["dashboards"], "grafana");
 }
 
+// Every write is remembered by resourceVersion, so that the controller can drop the watch events
+// they bring back; a hand edit is not ours; a gone objective is forgotten.
+TEST_F(SloReconcilerTest, RemembersItsWritesSoThatTheirEchoesAreRecognised) {
+  OwnWrites writes;
+  options_.own_writes = &writes;
+  Create(Slo("checkout"));
+  EXPECT_EQ(Reconcile(), ReconcileOutcome::kApplied);
+  const std::string key = "shop/checkout";
+  EXPECT_TRUE(writes.IsEcho(key, "prometheusrules", Object(PrometheusRuleResource(), "checkout")));
+  EXPECT_TRUE(writes.IsEcho(key, "configmaps",
+                            Object(kube::ConfigMapResource(), "checkout-slo-dashboard")));
+  EXPECT_TRUE(writes.IsEcho(key, "servicelevelobjectives", Object(SloResource(), "checkout")))
+      << "the status write";
+
+  ASSERT_TRUE(server_
+                  ->Edit(PrometheusRuleResource(), "shop", "checkout",
+                         {{"metadata", {{"labels", {{"hand", "edit"}}}}}})
+                  .ok());
+  EXPECT_FALSE(writes.IsEcho(key, "prometheusrules", Object(PrometheusRuleResource(), "checkout")))
+      << "a hand edit is a change";
+  ASSERT_TRUE(
+      server_->Edit(SloResource(), "shop", "checkout", {{"spec", {{"objective", "99"}}}}).ok());
+  EXPECT_FALSE(writes.IsEcho(key, "servicelevelobjectives", Object(SloResource(), "checkout")));
+
+  ASSERT_TRUE(client_.Delete(SloResource(), "shop", "checkout").ok());
+  EXPECT_EQ(Reconcile(), ReconcileOutcome::kGone);
+  EXPECT_EQ(writes.Objectives(), 0U);
+}
+
+int Gets(const testing::FakeApiServer& server, const std::string& resource) {
+  int gets = 0;
+  for (const testing::RecordedRequest& r : server.Requests()) {
+    if (r.verb == "get" && r.path_and_query.find("/" + resource + "/") != std::string::npos) ++gets;
+  }
+  return gets;
+}
+
+// The objective is read once per reconcile: Ready is written onto that read, and re-read only
+// after a conflict. A dashboard carrier of the kind not configured is looked for once per
+// objective: this process never makes one.
+TEST_F(SloReconcilerTest, ReadsTheObjectiveOnceAndLooksForAStaleCarrierOnce) {
+  Create(Slo("checkout"));
+  SloReconciler reconciler(client_, options_);
+  ASSERT_TRUE(reconciler.Reconcile("shop", "checkout").ok());
+  EXPECT_EQ(Ready()["status"], "True");
+  EXPECT_EQ(Gets(*server_, "servicelevelobjectives"), 1);
+  EXPECT_EQ(Gets(*server_, "grafanadashboards"), 1);
+
+  server_->ClearRequests();
+  ASSERT_TRUE(reconciler.Reconcile("shop", "checkout").ok());
+  EXPECT_EQ(Gets(*server_, "servicelevelobjectives"), 1);
+  EXPECT_EQ(Gets(*server_, "grafanadashboards"), 0);
+
+  // A new objective of the same name (a new uid) is looked at again.
+  ASSERT_TRUE(client_.Delete(SloResource(), "shop", "checkout").ok());
+  EXPECT_EQ(*reconciler.Reconcile("shop", "checkout"), ReconcileOutcome::kGone);
+  Create(Slo("checkout"));
+  server_->ClearRequests();
+  ASSERT_TRUE(reconciler.Reconcile("shop", "checkout").ok());
+  EXPECT_EQ(Gets(*server_, "grafanadashboards"), 1);
+
+  // A conflict on the status write re-reads.
+  ASSERT_TRUE(
+      server_->Edit(SloResource(), "shop", "checkout", {{"spec", {{"objective", "99"}}}}).ok());
+  server_->InjectError({.verb = "update", .status = 409, .reason = "Conflict", .times = 1});
+  server_->ClearRequests();
+  ASSERT_TRUE(reconciler.Reconcile("shop", "checkout").ok());
+  EXPECT_EQ(Gets(*server_, "servicelevelobjectives"), 2);
+  EXPECT_EQ(Ready()["observedGeneration"], 2);
+}
+
+TEST_F(SloReconcilerTest, AStaleCarrierLookThatFailedIsMadeAgain) {
+  Create(Slo("checkout"));
+  SloReconciler reconciler(client_, options_);
+  server_->InjectError({.method = "GET",
+                        .path_prefix = "/apis/grafana.integreatly.org/",
+                        .status = 503,
+                        .reason = "ServiceUnavailable",
+                        .times = 1});
+  ASSERT_TRUE(reconciler.Reconcile("shop", "checkout").ok());
+  server_->ClearRequests();
+  ASSERT_TRUE(reconciler.Reconcile("shop", "checkout").ok());
+  EXPECT_EQ(Gets(*server_, "grafanadashboards"), 1);
+}
+
 TEST_F(SloReconcilerTest, AGoneObjectiveIsNothingToDo) {
   EXPECT_EQ(Reconcile("nothing-here"), ReconcileOutcome::kGone);
 }

@@ -1,0 +1,47 @@
+#include "operator/controller/own_writes.h"
+
+namespace nines::controller {
+namespace {
+
+std::string Metadata(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return "";
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return "";
+  auto value = metadata->find(key);
+  return value != metadata->end() && value->is_string() ? value->get<std::string>() : "";
+}
+
+}  // namespace
+
+void OwnWrites::Remember(const std::string& objective, const std::string& resource,
+                         const nlohmann::json& written) {
+  const std::string name = Metadata(written, "name");
+  const std::string version = Metadata(written, "resourceVersion");
+  if (name.empty() || version.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  writes_[objective][resource + "/" + name] = version;
+}
+
+bool OwnWrites::IsEcho(const std::string& objective, const std::string& resource,
+                       const nlohmann::json& object) const {
+  const std::string version = Metadata(object, "resourceVersion");
+  if (version.empty()) return false;
+  const std::string key = resource + "/" + Metadata(object, "name");
+  std::lock_guard<std::mutex> lock(mu_);
+  auto found = writes_.find(objective);
+  if (found == writes_.end()) return false;
+  auto written = found->second.find(key);
+  return written != found->second.end() && written->second == version;
+}
+
+void OwnWrites::Forget(const std::string& objective) {
+  std::lock_guard<std::mutex> lock(mu_);
+  writes_.erase(objective);
+}
+
+size_t OwnWrites::Objectives() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writes_.size();
+}
+
+}  // namespace nines::controller

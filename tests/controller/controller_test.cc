@@ -1,0 +1,114 @@
+#include "operator/controller/controller.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "operator/controller/conditions.h"
+#include "tests/testing/fake_api_server.h"
+
+namespace nines::controller {
+namespace {
+
+using Json = nlohmann::json;
+using std::chrono::milliseconds;
+
+Json Slo(const std::string& name) {
+  return {{"apiVersion", "nines.dev/v1alpha1"},
+          {"kind", "ServiceLevelObjective"},
+          {"metadata", {{"name", name}, {"namespace", "shop"}}},
+          {"spec",
+           {{"service", name},
+            {"objective", "99.9"},
+            {"indicator",
+             {{"ratio",
+               {{"total", "http_requests_total{job=\"" + name + "\"}"},
+                {"bad", "http_requests_total{job=\"" + name + "\",code=~\"5..\"}"}}}}}}}};
+}
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  ControllerTest() {
+    server_->AddNinesResourceTypes();
+    options_.workers = 2;
+    options_.on_reconcile = [this](const std::string&, const Result<ReconcileOutcome>&,
+                                   std::chrono::nanoseconds) { reconciles_.fetch_add(1); };
+  }
+  ~ControllerTest() override {
+    if (controller_ != nullptr) controller_->Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void Start() {
+    controller_ = std::make_unique<Controller>(client_, options_);
+    thread_ = std::thread([this] { controller_->Run(); });
+    for (int i = 0; i < 1000 && !controller_->Synced(); ++i) std::this_thread::sleep_for(milliseconds(10));
+    ASSERT_TRUE(controller_->Synced());
+    ASSERT_TRUE(server_->WaitForOpenWatches(3));
+  }
+
+  // Until the queue is empty and no reconcile ran for 300ms (bounded: 20s); says which.
+  bool WaitQuiet() {
+    int64_t last = -1;
+    int still = 0;
+    for (int i = 0; i < 2000; ++i) {
+      const int64_t now = reconciles_.load();
+      still = (now == last && controller_->QueueDepth() == 0) ? still + 1 : 0;
+      if (still >= 30) return true;
+      last = now;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return false;
+  }
+
+  bool Ready(const std::string& name) {
+    auto slo = server_->Object(SloResource(), "shop", name);
+    if (!slo) return false;
+    const Json conditions = slo->value("status", Json::object()).value("conditions", Json());
+    const Json* ready = FindCondition(conditions, "Ready");
+    return ready != nullptr && ready->value("status", "") == "True";
+  }
+
+  std::shared_ptr<testing::FakeApiServer> server_ = std::make_shared<testing::FakeApiServer>();
+  kube::Client client_{server_};
+  ControllerOptions options_;
+  std::atomic<int64_t> reconciles_{0};
+  std::unique_ptr<Controller> controller_;
+  std::thread thread_;
+};
+
+// The watch events of the controller's own writes (the rule and dashboard it applied, the Ready it
+// wrote) do not send an objective through the reconciler again: one reconcile per objective, not
+// two, even when an event overtakes the answer to the write it echoes.
+TEST_F(ControllerTest, OwnWritesDoNotBringAnObjectiveBack) {
+  Start();
+  constexpr int kObjectives = 20;
+  for (int i = 0; i < kObjectives; ++i) {
+    ASSERT_TRUE(client_.Create(SloResource(), "shop", Slo("svc-" + std::to_string(i))).ok());
+  }
+  ASSERT_TRUE(WaitQuiet());
+  for (int i = 0; i < kObjectives; ++i) EXPECT_TRUE(Ready("svc-" + std::to_string(i))) << i;
+  EXPECT_EQ(reconciles_.load(), kObjectives) << "an echo brought an objective back";
+  EXPECT_EQ(controller_->EchoesSkipped(), 3 * kObjectives) << "a rule, a dashboard, a status each";
+}
+
+// ... while a change by anyone else still does: a hand edit of a generated rule is undone.
+TEST_F(ControllerTest, AHandEditOfAGeneratedObjectIsStillUndone) {
+  Start();
+  ASSERT_TRUE(client_.Create(SloResource(), "shop", Slo("checkout")).ok());
+  ASSERT_TRUE(WaitQuiet());
+  ASSERT_TRUE(Ready("checkout"));
+  const Json before = server_->Object(PrometheusRuleResource(), "shop", "checkout")->at("spec");
+  const int64_t reconciled = reconciles_.load();
+  ASSERT_TRUE(server_
+                  ->Edit(PrometheusRuleResource(), "shop", "checkout",
+                         {{"spec", {{"groups", Json::array()}}}})
+                  .ok());
+  ASSERT_TRUE(WaitQuiet());
+  EXPECT_GT(reconciles_.load(), reconciled);
+  EXPECT_EQ(server_->Object(PrometheusRuleResource(), "shop", "checkout")->at("spec"), before);
+}
+
+}  // namespace
+}  // namespace nines::controller

@@ -1,0 +1,41 @@
+#include "operator/controller/own_writes.h"
+
+#include <gtest/gtest.h>
+
+namespace nines::controller {
+namespace {
+
+using Json = nlohmann::json;
+
+Json Object(const std::string& name, const std::string& version) {
+  return {{"metadata", {{"name", name}, {"namespace", "shop"}, {"resourceVersion", version}}}};
+}
+
+TEST(OwnWritesTest, AnEventIsAnEchoOnlyAtTheVersionWeWrote) {
+  OwnWrites writes;
+  writes.Remember("shop/checkout", "prometheusrules", Object("checkout", "10"));
+  writes.Remember("shop/checkout", "configmaps", Object("checkout-slo-dashboard", "11"));
+  EXPECT_TRUE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "10")));
+  EXPECT_TRUE(
+      writes.IsEcho("shop/checkout", "configmaps", Object("checkout-slo-dashboard", "11")));
+  EXPECT_FALSE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "12")))
+      << "somebody else's change";
+  EXPECT_FALSE(writes.IsEcho("shop/checkout", "configmaps", Object("checkout", "10")))
+      << "another kind, same name";
+  EXPECT_FALSE(writes.IsEcho("shop/other", "prometheusrules", Object("checkout", "10")));
+  EXPECT_FALSE(writes.IsEcho("shop/checkout", "prometheusrules", Json::object()))
+      << "no resourceVersion: never an echo";
+
+  writes.Remember("shop/checkout", "prometheusrules", Object("checkout", "13"));
+  EXPECT_FALSE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "10")));
+  EXPECT_TRUE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "13")));
+
+  writes.Remember("shop/checkout", "prometheusrules", Json::object());  // ignored
+  EXPECT_EQ(writes.Objectives(), 1U);
+  writes.Forget("shop/checkout");
+  EXPECT_EQ(writes.Objectives(), 0U);
+  EXPECT_FALSE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "13")));
+}
+
+}  // namespace
+}  // namespace nines::controller
