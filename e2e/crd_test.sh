@@ -15,7 +15,8 @@
 #   as Ready=False. When the CRD learns to reject one, move it to e2e/crd/ with a `# crd:` line;
 # - every example is accepted (`--dry-run=server`), gets the schema's defaults, and renders the
 #   same rules from the defaulted object as from the file (the defaults are the parser's);
-# - every field of the schema has a description, and `kubectl explain` teaches them;
+# - every field of the schema has a description, and `kubectl explain` teaches them; every string,
+#   list and map has a maximum;
 # - the status subresource and its schema, and the printer columns of `kubectl get` and
 #   `kubectl get -o wide`.
 #
@@ -197,6 +198,16 @@ if [ -z "$undescribed" ]; then
   ok "every field of the schema has a description"
 else
   not_ok "fields without a description: $(echo $undescribed)"
+fi
+unbounded=$(k get crd "$crd" -o json | jq -r '.spec.versions[0].schema.openAPIV3Schema.properties
+  | [paths(type == "object" and ((.type == "string" and (has("maxLength") | not))
+      or (.type == "array" and (has("maxItems") | not))
+      or (.type == "object" and has("additionalProperties") and (has("maxProperties") | not))))
+     | select(.[0] == "spec" or .[0] == "status") | map(tostring) | join(".")] | .[]')
+if [ -z "$unbounded" ]; then
+  ok "every string, list and map of spec and status has a maximum"
+else
+  not_ok "without a maximum: $(echo $unbounded)"
 fi
 explains() {  # explains FIELD TEXT...: `kubectl explain FIELD` says every TEXT
   local field=$1 out
