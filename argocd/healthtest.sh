@@ -27,7 +27,7 @@ command -v go >/dev/null 2>&1 || die "Go is not installed (no 'go' on PATH); the
 
 if [[ ${1:-} == --self-test ]]; then
   cd "$mod"
-  exec go test -p 2 ./...
+  exec go test -count=1 -p 2 ./...
 fi
 
 # The binary's name carries a hash of everything it is built from.

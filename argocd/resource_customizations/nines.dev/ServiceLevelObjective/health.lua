@@ -39,6 +39,17 @@ local function rate(x)
   return ""
 end
 
+-- Why the operator cannot judge the budget yet: the message of the first condition it set to
+-- Unknown (BudgetExhausted, FastBurn and SlowBurn carry it, e.g. Prometheus cannot be reached).
+local function unknown_because()
+  for _, c in ipairs(obj.status.conditions) do
+    if c.status == "Unknown" and c.message ~= nil and c.message ~= "" then
+      return c.message
+    end
+  end
+  return nil
+end
+
 local function held(kind)
   local c = condition(kind)
   return c ~= nil and c.status == "True"
@@ -116,17 +127,9 @@ elseif state == "Exhausted" then
     hs.message = "Exhausted: error budget spent"
   end
 elseif state == "NoData" then
-  -- The reason is on a condition that the operator could not judge (status Unknown).
-  local why = "no numbers from Prometheus yet"
-  for _, c in ipairs(obj.status.conditions) do
-    if c.status == "Unknown" and c.message ~= nil and c.message ~= "" then
-      why = c.message
-      break
-    end
-  end
-  hs.message = "NoData: " .. why
+  hs.message = "NoData: " .. (unknown_because() or "no numbers from Prometheus yet")
 elseif state == "Pending" then
-  hs.message = "Pending: rules applied, waiting for the first numbers from Prometheus"
+  hs.message = "Pending: " .. (unknown_because() or "rules applied, waiting for the first numbers from Prometheus")
 elseif ready.message ~= nil and ready.message ~= "" then
   hs.message = ready.message
 else
