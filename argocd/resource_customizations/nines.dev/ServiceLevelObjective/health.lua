@@ -129,7 +129,8 @@ elseif state == "Exhausted" then
 elseif state == "NoData" then
   hs.message = "NoData: " .. (unknown_because() or "no numbers from Prometheus yet")
 elseif state == "Pending" then
-  hs.message = "Pending: " .. (unknown_because() or "rules applied, waiting for the first numbers from Prometheus")
+  hs.message = "Pending: "
+    .. (unknown_because() or "rules applied, waiting for the first numbers from Prometheus")
 elseif ready.message ~= nil and ready.message ~= "" then
   hs.message = ready.message
 else
