@@ -2,8 +2,9 @@
 # Sets up and runs every test of nines: unit and golden tests (plain and under ASan + UBSan),
 # `promtool check rules` on every generated output, the `promtool test rules` suites that prove the
 # rules' behaviour over time, every dashboard against Grafana's schemas and every dashboard query
-# against a real Prometheus, the operator end to end against a real kube-apiserver, and a short
-# fuzzing run. Ends with one "N passed, N failed" line.
+# against a real Prometheus, the Argo CD health check on Argo CD's Lua VM, the operator and the CRD
+# end to end against a real kube-apiserver, and a short fuzzing run. Ends with one "N passed, N
+# failed" line.
 #
 #   scripts/test.sh            everything
 #   FUZZ_SECONDS=5 scripts/test.sh    a shorter fuzzing run
@@ -72,11 +73,16 @@ dashboard_schemas() {
   return "$rc"
 }
 step "dashboard schemas" dashboard_schemas
+# The Argo CD health check's test table on gopher-lua (Argo CD's Lua VM), and argocd-cm.yaml = health.lua.
+argocd_health() { argocd/healthtest.sh --self-test >/dev/null && argocd/healthtest.sh; }
+step "Argo CD health check (gopher-lua)" argocd_health
 step "workload on Prometheus (text and protobuf)" e2e/workload/prometheus_check.sh build/nines-workload
 step "dashboard queries on Prometheus" tests/dashboards/query_test.sh
 # The operator against a real kube-apiserver (built once from the Kubernetes modules, cached in
 # e2e/.cache/; the first build takes about 11 minutes), or the cluster NINES_E2E_KUBECONFIG names.
 step "operator end to end (kube-apiserver)" e2e/operator_test.sh
+# The CRD's schema and CEL rules against the same kube-apiserver, case by case beside `nines validate`.
+step "CRD end to end (kube-apiserver)" e2e/crd_test.sh
 step "build (fuzz)" build build-fuzz -DNINES_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++
 fuzz() {
   local target=$1 corpus=$2
