@@ -2,7 +2,8 @@
 # Sets up and runs every test of nines: unit and golden tests (plain and under ASan + UBSan),
 # `promtool check rules` on every generated output, the `promtool test rules` suites that prove the
 # rules' behaviour over time, every dashboard against Grafana's schemas and every dashboard query
-# against a real Prometheus, the operator end to end against a real kube-apiserver, and a short
+# against a real Prometheus, the operator end to end against a real kube-apiserver, the Helm chart
+# (rendered, installed, and its RBAC proven against the API server's audit log), and a short
 # fuzzing run. Ends with one "N passed, N failed" line.
 #
 #   scripts/test.sh            everything
@@ -78,6 +79,10 @@ step "dashboard queries on Prometheus" tests/dashboards/query_test.sh
 # The operator against a real kube-apiserver (built once from the Kubernetes modules, cached in
 # e2e/.cache/; the first build takes about 11 minutes), or the cluster NINES_E2E_KUBECONFIG names.
 step "operator end to end (kube-apiserver)" e2e/operator_test.sh
+# The Helm chart: lint, template and schema, the image's build steps and libraries, Pod Security,
+# and RBAC: the operator as the chart's ServiceAccount, checked against the audit log. Builds helm
+# from its Go module once (e2e/helm/build.sh, cached in e2e/.cache/bin/).
+step "Helm chart end to end (kube-apiserver)" e2e/chart_test.sh
 step "build (fuzz)" build build-fuzz -DNINES_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++
 fuzz() {
   local target=$1 corpus=$2
