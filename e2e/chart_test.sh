@@ -97,7 +97,15 @@ trap 'exit 143' TERM
 
 [ -x "$build/nines" ] || { echo "chart_test: $build/nines is missing: build first" >&2; exit 1; }
 helm=$(e2e/helm/build.sh -q)
-KUBECTL=${KUBECTL:-kubectl}
+# The machine's kubectl, or the one built from the control plane's Kubernetes release.
+if [ -z "${KUBECTL:-}" ]; then
+  if command -v kubectl >/dev/null; then
+    KUBECTL=kubectl
+  else
+    e2e/controlplane/build.sh --with-kubectl >&2
+    KUBECTL="$(e2e/controlplane/build.sh --print-dir)/kubectl"
+  fi
+fi
 k() { "$KUBECTL" "$@"; }
 # helm, without the note it prints for the CRD symlink (charts/nines/crds/ -> crds/).
 hm() {

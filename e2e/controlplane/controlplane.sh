@@ -102,6 +102,10 @@ stop() { # name
 # Fail with the end of a component's log if it has died.
 check_alive() {
   live_pid "$1" >/dev/null && return 0
+  # Just started: the forked shell may not have exec'd the binary yet (seen under load). A
+  # process that is still there counts; one that exited has no exe (a zombie) or no pid.
+  local pid
+  pid="$(cat "$(pid_file "$1")" 2>/dev/null)" && [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" && return 0
   echo "controlplane: error: $1 exited; the end of $run/logs/$1.log:" >&2
   grep -v 'FLAG: --' "$run/logs/$1.log" | tail -n 30 >&2 || true
   exit 1
