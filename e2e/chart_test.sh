@@ -173,6 +173,7 @@ schema_rejects workers --set workers=100
 schema_rejects namespaces --set 'namespaces={Shop}'
 schema_rejects passwordSecretName --set prometheus.auth.basicAuth.username=nines
 schema_rejects 'not both' --set prometheus.tls.ca.secretName=a --set prometheus.tls.ca.configMapName=b
+schema_rejects 'every replica would write' --set leaderElection.enabled=false
 
 # The CRD: the chart's is crds/'s (a symlink), in templates and in the packaged chart alike.
 crd=crds/nines.dev_servicelevelobjectives.yaml

@@ -183,6 +183,9 @@ of the kind no longer configured (a mode switch) when it is one of its own.
 {{- if and $auth.bearerToken.secretName $auth.basicAuth.username }}
 {{- fail "prometheus.auth: a bearer token or basic auth, not both" }}
 {{- end }}
+{{- if and (not .Values.leaderElection.enabled) (gt (int .Values.replicaCount) 1) }}
+{{- fail "leaderElection.enabled=false needs replicaCount 1 (or 0): without a Lease every replica would write" }}
+{{- end }}
 {{- if and .Values.prometheus.tls.ca.configMapName .Values.prometheus.tls.ca.secretName }}
 {{- fail "prometheus.tls.ca: configMapName or secretName, not both" }}
 {{- end }}
