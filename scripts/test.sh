@@ -2,8 +2,10 @@
 # Sets up and runs every test of nines: unit and golden tests (plain and under ASan + UBSan),
 # `promtool check rules` on every generated output, the `promtool test rules` suites that prove the
 # rules' behaviour over time, every dashboard against Grafana's schemas and every dashboard query
-# against a real Prometheus, the operator end to end against a real kube-apiserver, and a short
-# fuzzing run. Ends with one "N passed, N failed" line.
+# against a real Prometheus, the Argo CD health check on Argo CD's Lua VM, the operator, its
+# error-budget status and the CRD end to end against a real kube-apiserver and Prometheus, the Helm
+# chart (rendered, installed, and its RBAC proven against the API server's audit log), the demo,
+# and a short fuzzing run. Ends with one "N passed, N failed" line.
 #
 #   scripts/test.sh            everything
 #   FUZZ_SECONDS=5 scripts/test.sh    a shorter fuzzing run
@@ -44,7 +46,8 @@ unit_tests() { ctest --test-dir "$1" --output-on-failure -j "$jobs" -LE promtool
 
 formatted() { git ls-files -z '*.h' '*.cc' | xargs -0 clang-format --dry-run -Werror; }
 step "clang-format" formatted
-step "build" build build -DCMAKE_BUILD_TYPE=Release
+# The Release build in build/: the very script the Dockerfile's build stage runs.
+step "build" env JOBS="$jobs" scripts/build-release.sh
 # -Wno-unknown-warning-option: the compile commands are GCC's, and clang lacks some of its flags.
 tidy() {
   git ls-files -z 'operator/*.cc' | xargs -0 -P "$jobs" -n 1 clang-tidy -p build --quiet \
@@ -72,11 +75,20 @@ dashboard_schemas() {
   return "$rc"
 }
 step "dashboard schemas" dashboard_schemas
+# The Argo CD health check's test table on gopher-lua (Argo CD's Lua VM), and argocd-cm.yaml = health.lua.
+argocd_health() { argocd/healthtest.sh --self-test >/dev/null && argocd/healthtest.sh; }
+step "Argo CD health check (gopher-lua)" argocd_health
 step "workload on Prometheus (text and protobuf)" e2e/workload/prometheus_check.sh build/nines-workload
 step "dashboard queries on Prometheus" tests/dashboards/query_test.sh
 # The operator against a real kube-apiserver (built once from the Kubernetes modules, cached in
 # e2e/.cache/; the first build takes about 11 minutes), or the cluster NINES_E2E_KUBECONFIG names.
 step "operator end to end (kube-apiserver)" e2e/operator_test.sh
+# The CRD's schema and CEL rules against the same kube-apiserver, case by case beside `nines validate`.
+step "CRD end to end (kube-apiserver)" e2e/crd_test.sh
+# The Helm chart: lint, template and schema, the image's build steps and libraries, Pod Security,
+# and RBAC: the operator as the chart's ServiceAccount, checked against the audit log. Builds helm
+# from its Go module once (e2e/helm/build.sh, cached in e2e/.cache/bin/).
+step "Helm chart end to end (kube-apiserver)" e2e/chart_test.sh
 step "build (fuzz)" build build-fuzz -DNINES_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++
 fuzz() {
   local target=$1 corpus=$2

@@ -28,6 +28,12 @@
 #                             repository, a copy of the team's shared ones)
 #   CONTROLPLANE_TIMEOUT      seconds to wait for each component (default 180)
 #   CONTROLPLANE_CONTROLLERS  kube-controller-manager --controllers (default *)
+#   CONTROLPLANE_AUDIT        1: kube-apiserver writes an audit log of every request, at the
+#                             Metadata level (who, verb, resource, namespace, name, code), to
+#                             $CONTROLPLANE_RUN_DIR/audit.log
+#   CONTROLPLANE_APISERVER_ARGS  further kube-apiserver flags, separated by spaces, e.g.
+#                             --enable-admission-plugins=OwnerReferencesPermissionEnforcement
+#                             (these two are read when `up` starts it; a restart keeps them)
 #   KUBECTL                   kubectl to use (default: /usr/bin/kubectl, else
 #                             kubectl on PATH, else the one build.sh builds)
 set -euo pipefail
@@ -98,6 +104,10 @@ stop() { # name
 # Fail with the end of a component's log if it has died.
 check_alive() {
   live_pid "$1" >/dev/null && return 0
+  # Just started: the forked shell may not have exec'd the binary yet (seen under load). A
+  # process that is still there counts; one that exited has no exe (a zombie) or no pid.
+  local pid
+  pid="$(cat "$(pid_file "$1")" 2>/dev/null)" && [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" && return 0
   echo "controlplane: error: $1 exited; the end of $run/logs/$1.log:" >&2
   grep -v 'FLAG: --' "$run/logs/$1.log" | tail -n 30 >&2 || true
   exit 1
@@ -322,6 +332,9 @@ cmd_up() {
 
   if running; then
     log "already running (apiserver https://127.0.0.1:$(cat "$run/apiserver.port"))"
+    if [[ ${CONTROLPLANE_AUDIT:-0} == 1 ]] && ! grep -q '^--audit-log-path=' "$run/apiserver.args" 2>/dev/null; then
+      log "warning: CONTROLPLANE_AUDIT=1, but it was started without an audit log (down, then up)"
+    fi
   else
     if [[ -d $run ]]; then
       log "found stale state in $run: cleaning it up"
@@ -347,10 +360,32 @@ cmd_crds() {
   ((${#files[@]} == 0)) || apply_crds "${files[@]}"
 }
 
+# The optional flags (CONTROLPLANE_AUDIT, CONTROLPLANE_APISERVER_ARGS), one a line in
+# run/apiserver.args, so that a restart keeps them.
+write_apiserver_args() {
+  local args=()
+  if [[ ${CONTROLPLANE_AUDIT:-0} == 1 ]]; then
+    cat >"$run/audit-policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+EOF
+    args+=(--audit-policy-file="$run/audit-policy.yaml" --audit-log-path="$run/audit.log"
+      --audit-log-format=json --audit-log-mode=blocking)
+  fi
+  # shellcheck disable=SC2206 # split on spaces, as documented
+  args+=(${CONTROLPLANE_APISERVER_ARGS:-})
+  : >"$run/apiserver.args"
+  ((${#args[@]} == 0)) || printf '%s\n' "${args[@]}" >"$run/apiserver.args"
+}
+
 # kube-apiserver on the ports that start_all chose (run/*.port), so that a restart keeps them.
 start_apiserver() {
-  local etcd_port api_port d="$run/pki"
+  local etcd_port api_port d="$run/pki" extra=()
   etcd_port="$(cat "$run/etcd.port")" api_port="$(cat "$run/apiserver.port")"
+  [[ ! -s $run/apiserver.args ]] || mapfile -t extra <"$run/apiserver.args"
   start kube-apiserver \
     --etcd-servers="http://127.0.0.1:$etcd_port" \
     --bind-address=127.0.0.1 \
@@ -374,7 +409,8 @@ start_apiserver() {
     --service-account-signing-key-file="$d/sa.key" \
     --service-cluster-ip-range=10.0.0.0/24 \
     --profiling=false \
-    --v=1
+    --v=1 \
+    ${extra[@]+"${extra[@]}"}
 }
 
 # Stops kube-apiserver and starts it again on the same port and data, as an upgrade or a crash
@@ -407,6 +443,7 @@ start_all() {
   echo "$kcm_port" >"$run/controller-manager.port"
   gen_certs
   write_kubeconfigs "$api_port"
+  write_apiserver_args
   local d="$run/pki"
 
   # etcd over plain HTTP on loopback: only the apiserver talks to it. No fsync:

@@ -6,16 +6,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
-#include <pthread.h>
 #include <sys/socket.h>
 
 #include <atomic>
-#include <cerrno>
-#include <charconv>
-#include <csignal>
 #include <cstdint>
 #include <utility>
 #include <vector>
+
+#include "operator/base/http_url.h"
+#include "operator/base/sigpipe.h"
 
 // Debian's libcpp-httplib is built with OpenSSL support; the define changes httplib's types, so
 // it must match here (see CMakeLists.txt).
@@ -114,60 +113,6 @@ class TrustedCas {
   STACK_OF(X509) * stack_;
 };
 
-struct ServerAddress {
-  bool https = true;
-  std::string host;  // without brackets
-  int port = 443;
-  std::string path_prefix;  // e.g. "/k8s/clusters/c-1", or empty
-};
-
-Result<ServerAddress> ParseServer(const std::string& server) {
-  ServerAddress address;
-  std::string_view rest = server;
-  if (rest.rfind("https://", 0) == 0) {
-    rest.remove_prefix(8);
-  } else if (rest.rfind("http://", 0) == 0) {
-    address.https = false;
-    address.port = 80;
-    rest.remove_prefix(7);
-  } else {
-    return InvalidArgumentError("server \"" + server + "\": not an http:// or https:// URL");
-  }
-  const size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    address.path_prefix = std::string(rest.substr(slash));
-    while (!address.path_prefix.empty() && address.path_prefix.back() == '/') {
-      address.path_prefix.pop_back();
-    }
-  }
-  std::string_view port_text;
-  if (!authority.empty() && authority.front() == '[') {
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos)
-      return InvalidArgumentError("server \"" + server + "\": unclosed [");
-    address.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return InvalidArgumentError("server \"" + server + "\": bad port");
-      port_text = after.substr(1);
-    }
-  } else {
-    const size_t colon = authority.rfind(':');
-    address.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
-  }
-  if (address.host.empty()) return InvalidArgumentError("server \"" + server + "\": no host");
-  if (!port_text.empty()) {
-    const char* end = port_text.data() + port_text.size();
-    auto [ptr, ec] = std::from_chars(port_text.data(), end, address.port);
-    if (ec != std::errc() || ptr != end || address.port <= 0 || address.port > 65535) {
-      return InvalidArgumentError("server \"" + server + "\": bad port");
-    }
-  }
-  return address;
-}
-
 // The numeric address of `host`: httplib's host-to-address map takes only addresses.
 Result<std::string> ResolveHost(const std::string& host) {
   addrinfo hints{};
@@ -185,43 +130,6 @@ Result<std::string> ResolveHost(const std::string& host) {
   return std::string(text);
 }
 
-// Keeps SIGPIPE away from the process while this thread talks to the server. OpenSSL writes to the
-// socket with write(), which raises SIGPIPE when the peer (or Cancel's shutdown) has closed it,
-// and the default action kills the process. A library should not change the process's signal
-// dispositions, so the signal is blocked in this thread only, and one it caused is consumed.
-class ScopedSigpipeBlock {
- public:
-  ScopedSigpipeBlock() {
-    sigemptyset(&sigpipe_);
-    sigaddset(&sigpipe_, SIGPIPE);
-    sigset_t pending;
-    sigemptyset(&pending);
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &sigpipe_, &old_mask_);
-  }
-  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
-  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
-  ~ScopedSigpipeBlock() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigemptyset(&pending);
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        const timespec no_wait{0, 0};
-        while (sigtimedwait(&sigpipe_, nullptr, &no_wait) < 0 && errno == EINTR) {
-        }
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-  }
-
- private:
-  sigset_t sigpipe_;
-  sigset_t old_mask_;
-  bool was_pending_ = false;
-};
-
 bool IsSuccess(int status) { return status >= 200 && status < 300; }
 
 std::string Header(const httplib::Headers& headers, const char* name) {
@@ -231,7 +139,7 @@ std::string Header(const httplib::Headers& headers, const char* name) {
 
 class HttplibTransport : public HttpTransport {
  public:
-  HttplibTransport(ServerAddress address, ClusterConfig config, HttpTransportOptions options,
+  HttplibTransport(HttpUrl address, ClusterConfig config, HttpTransportOptions options,
                    std::unique_ptr<TrustedCas> cas)
       : address_(std::move(address)),
         config_(std::move(config)),
@@ -428,7 +336,7 @@ class HttplibTransport : public HttpTransport {
     return response;
   }
 
-  const ServerAddress address_;
+  const HttpUrl address_;
   const ClusterConfig config_;
   const HttpTransportOptions options_;
   const std::unique_ptr<TrustedCas> cas_;  // null: the system's roots
@@ -442,7 +350,7 @@ class HttplibTransport : public HttpTransport {
 
 Result<std::unique_ptr<HttpTransport>> NewHttpTransport(const ClusterConfig& config,
                                                         const HttpTransportOptions& options) {
-  auto address = ParseServer(config.server);
+  auto address = ParseHttpUrl(config.server, "server");
   if (!address.ok()) return address.status();
   if (!config.credentials) return InvalidArgumentError(config.source + ": no credential source");
   std::unique_ptr<TrustedCas> cas;

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "operator/base/clock.h"
 #include "operator/base/status.h"
 
 namespace nines::prometheus {
@@ -48,7 +49,9 @@ class QueryClient {
   // "timeout", "canceled" errorTypes); InvalidArgument for a 400/422 ("bad_data", "execution"),
   // with Prometheus's error message; Forbidden for 401/403; Internal for a body that is not the
   // API's JSON.
-  virtual Result<QueryResult> Query(
+  // The default argument belongs to the interface alone: implementations declare none, since a
+  // default of their own could differ, and which one applied would depend on the pointer's type.
+  virtual Result<QueryResult> Query(  // NOLINT(google-default-arguments)
       std::string_view promql,
       std::optional<std::chrono::system_clock::time_point> at = std::nullopt) = 0;
 };
@@ -65,7 +68,8 @@ struct QueryClientOptions {
   std::string basic_auth_password_file;
   // PEM bundle to verify the server with instead of the system's roots.
   std::string ca_file;
-  // Client certificate and key (PEM files) for mutual TLS; both or neither.
+  // Client certificate and key (PEM files) for mutual TLS; both or neither. Read once, by
+  // NewHttpQueryClient.
   std::string cert_file;
   std::string key_file;
   // Never verify the server (an explicit opt-in, logged by the caller).
@@ -75,6 +79,8 @@ struct QueryClientOptions {
   // Connect plus response; the query is also sent with `timeout=` so the server gives up too.
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
   std::string user_agent = "nines";
+  // Decides when the token and password files are due for a re-read; tests pass a FakeClock.
+  Clock* clock = RealClock();
 };
 
 // InvalidArgument when the options cannot work (bad URL, unreadable CA, token and basic auth
