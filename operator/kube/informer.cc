@@ -10,6 +10,13 @@ Informer::Informer(Client& client, InformerOptions options, Handler handler)
       handler_(std::move(handler)),
       backoff_(options_.initial_backoff) {}
 
+Informer::Entry Informer::Encode(const nlohmann::json& object) {
+  const nlohmann::json& metadata = object.value("metadata", nlohmann::json::object());
+  return {metadata.value("resourceVersion", ""), nlohmann::json::to_cbor(object)};
+}
+
+nlohmann::json Informer::Decode(const Entry& entry) { return nlohmann::json::from_cbor(entry.cbor); }
+
 Informer::Key Informer::KeyOf(const nlohmann::json& object) {
   const nlohmann::json& metadata = object.value("metadata", nlohmann::json::object());
   return {metadata.value("namespace", ""), metadata.value("name", "")};
@@ -57,7 +64,7 @@ bool Informer::Backoff() {
 }
 
 Status Informer::ListAndSwap() {
-  std::map<Key, nlohmann::json> fresh;
+  std::map<Key, Entry> fresh;
   ListOptions list{.label_selector = options_.label_selector, .limit = options_.list_page_size};
   std::string version;
   do {
@@ -65,8 +72,7 @@ Status Informer::ListAndSwap() {
     if (!page.ok()) return page.status();
     for (nlohmann::json& item : (*page)["items"]) {
       if (options_.transform) options_.transform(item);
-      Key key = KeyOf(item);
-      fresh[std::move(key)] = std::move(item);
+      fresh[KeyOf(item)] = Encode(item);
     }
     const nlohmann::json& metadata = (*page)["metadata"];
     version = metadata.value("resourceVersion", "");
@@ -74,24 +80,39 @@ Status Informer::ListAndSwap() {
   } while (!list.continue_token.empty());
 
   // One swap, then the differences: what vanished while nobody watched is reported as deleted.
-  std::map<Key, nlohmann::json> old;
+  // What is reported is read back from the cache's entries, so that only one copy of the list
+  // is ever held.
+  std::map<Key, Entry> old;
+  std::vector<std::pair<Key, bool>> changes;  // key, deleted
   {
     std::lock_guard<std::mutex> lock(mu_);
     old.swap(cache_);
-    cache_ = fresh;
+    cache_.swap(fresh);
+    for (const auto& [key, entry] : old) {
+      if (!cache_.contains(key)) changes.emplace_back(key, true);
+    }
+    for (const auto& [key, entry] : cache_) {
+      auto it = old.find(key);
+      if (it == old.end() || it->second.resource_version != entry.resource_version) {
+        changes.emplace_back(key, false);
+      }
+    }
   }
   resource_version_ = version;
   lists_.fetch_add(1);
   synced_.store(true);
-  for (const auto& [key, object] : old) {
-    if (!fresh.contains(key)) handler_(object, true);
-  }
-  for (const auto& [key, object] : fresh) {
-    auto it = old.find(key);
-    const auto rv = [](const nlohmann::json& o) {
-      return o["metadata"].value("resourceVersion", "");
-    };
-    if (it == old.end() || rv(it->second) != rv(object)) handler_(object, false);
+  for (const auto& [key, deleted] : changes) {
+    if (deleted) {
+      handler_(Decode(old.at(key)), true);
+      continue;
+    }
+    std::optional<nlohmann::json> object;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = cache_.find(key);
+      if (it != cache_.end()) object = Decode(it->second);
+    }
+    if (object) handler_(*object, false);
   }
   return Status::Ok();
 }
@@ -139,25 +160,36 @@ void Informer::Apply(const nlohmann::json& object, bool deleted) {
     if (deleted) {
       cache_.erase(KeyOf(object));
     } else {
-      cache_[KeyOf(object)] = object;
+      cache_[KeyOf(object)] = Encode(object);
     }
   }
   handler_(object, deleted);
 }
 
+// Entries are copied under the lock (bytes) and decoded outside it, so that a List of thousands
+// of objects never holds up the watch.
 std::optional<nlohmann::json> Informer::Get(const std::string& namespace_name,
                                             const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = cache_.find({namespace_name, name});
-  if (it == cache_.end()) return std::nullopt;
-  return it->second;
+  Entry entry;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find({namespace_name, name});
+    if (it == cache_.end()) return std::nullopt;
+    entry = it->second;
+  }
+  return Decode(entry);
 }
 
 std::vector<nlohmann::json> Informer::List() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Entry> entries;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    entries.reserve(cache_.size());
+    for (const auto& [key, entry] : cache_) entries.push_back(entry);
+  }
   std::vector<nlohmann::json> out;
-  out.reserve(cache_.size());
-  for (const auto& [key, object] : cache_) out.push_back(object);
+  out.reserve(entries.size());
+  for (const Entry& entry : entries) out.push_back(Decode(entry));
   return out;
 }
 

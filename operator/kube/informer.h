@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -74,6 +75,16 @@ class Informer {
 
  private:
   using Key = std::pair<std::string, std::string>;  // namespace, name
+  // A cached object: its resourceVersion, and the object as CBOR, decoded on Get and List. Parsed,
+  // an nlohmann::json costs a std::map node per key: a trimmed objective took about 7 KB, the
+  // metadata of a generated object about 2 KB, so 10,000 objectives' caches about 90 MiB. As CBOR
+  // they take about a sixth of that.
+  struct Entry {
+    std::string resource_version;
+    std::vector<std::uint8_t> cbor;
+  };
+  static Entry Encode(const nlohmann::json& object);
+  static nlohmann::json Decode(const Entry& entry);
 
   Status ListAndSwap();
   // Watches from resource_version_; OK when the server ended the watch or Stop was called.
@@ -95,7 +106,7 @@ class Informer {
   std::atomic<int64_t> relists_{0};
 
   mutable std::mutex mu_;
-  std::map<Key, nlohmann::json> cache_;   // guarded by mu_
+  std::map<Key, Entry> cache_;           // guarded by mu_
   Cancellation* active_watch_ = nullptr;  // guarded by mu_
   std::condition_variable wake_;          // for Backoff, with mu_
 

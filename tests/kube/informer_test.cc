@@ -138,6 +138,64 @@ TEST_F(InformerTest, ATransformShapesWhatIsCachedAndHandedOn) {
   EXPECT_FALSE(cached["metadata"].value("resourceVersion", "").empty());
 }
 
+// The cache keeps objects compactly (CBOR) and gives back exactly what the server sent, through
+// the list and through the watch: integers stay integers, floats floats, strings byte for byte.
+TEST_F(InformerTest, TheCacheGivesBackExactlyWhatTheServerSent) {
+  Json object = ConfigMap("a", "1");
+  object["data"] = {{"v", "1"}, {"text", "ünïcode ✓ \"quoted\"\n"}, {"empty", ""}};
+  object["metadata"]["annotations"] = {{"nines.dev/x", "{\"n\": 53, \"f\": 0.1}"}};
+  Create(object);
+  Start();
+  ASSERT_TRUE(recorder_.WaitFor("seen a=1"));
+  // Items of a built-in kind's list carry no apiVersion and kind (as the real server sends them).
+  const auto served = [this](const std::string& name) {
+    Json object = server_->Object(ConfigMapResource(), "shop", name).value();
+    object.erase("apiVersion");
+    object.erase("kind");
+    return object;
+  };
+  EXPECT_EQ(informer_->Get("shop", "a").value(), served("a")) << "as listed";
+  ASSERT_EQ(informer_->List().size(), 1U);
+  EXPECT_EQ(informer_->List()[0], served("a"));
+
+  ASSERT_TRUE(server_->WaitForOpenWatches(1));
+  ASSERT_TRUE(server_
+                  ->Edit(ConfigMapResource(), "shop", "a",
+                         {{"data", {{"v", "2"}}}, {"metadata", {{"labels", {{"n", "53"}}}}}})
+                  .ok());
+  ASSERT_TRUE(recorder_.WaitFor("seen a=2"));
+  const Json watched = informer_->Get("shop", "a").value();
+  EXPECT_EQ(watched, server_->Object(ConfigMapResource(), "shop", "a").value())
+      << "as watched (events carry apiVersion and kind)";
+  EXPECT_EQ(watched["data"]["text"].get<std::string>(), "ünïcode ✓ \"quoted\"\n");
+
+  // Numbers, in a custom resource's spec: integers stay integers, floats floats.
+  const ResourceType slos = testing::ServiceLevelObjectiveResource();
+  Informer numbers(client_, {.type = slos, .namespace_name = "shop"}, [](const Json&, bool) {});
+  std::thread thread([&numbers] { numbers.Run(); });
+  Json slo = {{"apiVersion", "nines.dev/v1alpha1"},
+              {"kind", "ServiceLevelObjective"},
+              {"metadata", {{"name", "n"}, {"namespace", "shop"}}},
+              {"spec",
+               {{"int", 53}, {"negative", -7}, {"float", 0.1}, {"big", 1e300},
+                {"whole_float", 2.0}, {"flag", true}, {"none", nullptr},
+                {"list", {1, "two", 3.5}}}}};
+  ASSERT_TRUE(client_.Create(slos, "shop", slo).ok());
+  std::optional<Json> cached;
+  for (int i = 0; i < 500 && !cached; ++i) {
+    cached = numbers.Get("shop", "n");
+    if (!cached) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  numbers.Stop();
+  thread.join();
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(*cached, server_->Object(slos, "shop", "n").value());
+  EXPECT_TRUE((*cached)["spec"]["int"].is_number_integer());
+  EXPECT_TRUE((*cached)["spec"]["whole_float"].is_number_float());
+  EXPECT_EQ((*cached)["spec"]["float"].get<double>(), 0.1);
+  EXPECT_TRUE((*cached)["metadata"]["generation"].is_number_integer());
+}
+
 // The server ends watches at its timeout; the informer resumes from the last resourceVersion,
 // which bookmarks keep fresh, without a new list and without replaying anything.
 TEST_F(InformerTest, ResumesAfterTheServerEndsTheWatchWithoutRelisting) {
