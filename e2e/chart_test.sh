@@ -27,8 +27,8 @@
 #   switch removes the other kind's dashboards); and the two permissions that only admission
 #   checks (create through server-side apply, finalizers for blockOwnerDeletion) are shown to be
 #   needed by taking them away.
-# The prometheus.* flags are not known to this operator yet: the installed release sets
-# prometheus.url empty, which renders none of them (NINES_CHART_PROMETHEUS_FLAGS=1 keeps them).
+# The installed release keeps the chart's default prometheus.url, which does not resolve here: the
+# status loop runs and marks the objectives NoData, so its writes are part of what RBAC must allow.
 # Every wait is a bounded poll; nothing is timed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -327,7 +327,7 @@ jq '.[] | select(.kind == "PrometheusRule") | .spec' "$work/full.json" >"$work/a
 check "promtool check rules: the operator's alerts (default and full values)" \
   promtool check rules "$work/alerts/rules.json" "$work/alerts/full-rules.json"
 cp e2e/chart/operator_alerts_test.yaml "$work/alerts/"
-check "promtool test rules: down, reconcile errors, a growing queue and no leader fire, and only then" \
+check "promtool test rules: down, reconcile errors, a growing queue, Prometheus unreachable and no leader fire, and only then" \
   promtool test rules "$work/alerts/operator_alerts_test.yaml"
 
 # =================================================================================================
@@ -424,12 +424,7 @@ server_dry_run default
 server_dry_run full -f e2e/chart/full-values.yaml
 
 # ---- Installed in a restricted namespace: the pods are admitted --------------------------------
-# The operator binary on this branch does not know the prometheus.* flags yet: prometheus.url
-# empty renders none (NINES_CHART_PROMETHEUS_FLAGS=1 keeps the default URL, once it does).
-prometheus_flags=${NINES_CHART_PROMETHEUS_FLAGS:-0}
-base_values=(--set prometheus.url=)
-if [ "$prometheus_flags" = 1 ]; then base_values=(); fi
-hm install "$release" "$chart" -n "$release_ns" "${base_values[@]}" >"$work/install.out"
+hm install "$release" "$chart" -n "$release_ns" >"$work/install.out"
 ok "helm install in $release_ns (pod-security.kubernetes.io/enforce=restricted)"
 pods_created() { [ "$(k get pods -n "$release_ns" -l app.kubernetes.io/instance=$release -o name | wc -l)" -eq 2 ]; }
 wait_for "the ReplicaSet's 2 pods are admitted by Pod Security (restricted) and exist (Pending: no scheduler here)" pods_created
@@ -493,12 +488,6 @@ start_operator() {  # start_operator PHASE: the installed Deployment's args, as 
   installed >"$work/installed-$phase.json"
   container "$work/installed-$phase.json" | jq -r '.args[]' >"$work/args-$phase"
   local drop='^--metrics-address='
-  if [ "$prometheus_flags" != 1 ]; then
-    drop+='|^--prometheus-|^--status-interval='
-    if grep -qE '^--(prometheus-|status-interval=)' "$work/args-$phase"; then
-      echo "chart_test: dropping the Prometheus flags, which this operator does not know yet"
-    fi
-  fi
   mapfile -t args < <(grep -vE "$drop" "$work/args-$phase")
   metrics_port=$(free_port)
   echo "chart_test: phase $phase: nines ${args[*]} --kubeconfig sa.kubeconfig --metrics-address 127.0.0.1:$metrics_port"
@@ -548,6 +537,8 @@ k apply -f examples/ >/dev/null
 objectives=$(k get slo -A -o name | wc -l)
 all_ready() { [ "$(ready_count)" -eq "$objectives" ]; }
 wait_for "phase A: all $objectives example objectives Ready" all_ready
+no_data() { k get slo -A -o json | jq -e --argjson n "$objectives" '[.items[] | select(.status.state == "NoData" and (.status.conditions[]? | .type == "FastBurn" and .reason == "PrometheusUnavailable"))] | length == $n' >/dev/null; }
+wait_for "phase A: the status loop writes every objective NoData (the default Prometheus does not resolve here)" no_data
 dashboards_of() { k get configmap -A -l app.kubernetes.io/managed-by=nines -o name | wc -l; }
 check "phase A: a dashboard ConfigMap for each" test "$(dashboards_of)" -eq "$objectives"
 
@@ -591,7 +582,7 @@ stop_phase
 end_a=$(audit_mark)
 
 # ---- Phase B: namespaces shop and edge (a Role in each), GrafanaDashboards ---------------------
-hm upgrade "$release" "$chart" -n "$release_ns" "${base_values[@]}" \
+hm upgrade "$release" "$chart" -n "$release_ns" \
   --set 'namespaces={shop,edge}' --set dashboards.mode=grafana-operator >/dev/null
 ok "phase B: helm upgrade to namespaces={shop,edge}, dashboards.mode=grafana-operator"
 cluster_grants() { k get clusterrole,clusterrolebinding -l app.kubernetes.io/instance=$release -o name | wc -l; }
@@ -640,7 +631,7 @@ stop_phase
 end_b=$(audit_mark)
 
 # ---- Phase C: back to the defaults; the GrafanaDashboards of the old mode are removed -----------
-hm upgrade "$release" "$chart" -n "$release_ns" "${base_values[@]}" >/dev/null
+hm upgrade "$release" "$chart" -n "$release_ns" >/dev/null
 ok "phase C: helm upgrade back to the default values"
 mark_c=$(audit_mark)
 k delete lease -n "$release_ns" nines-operator --ignore-not-found >/dev/null

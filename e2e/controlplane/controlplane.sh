@@ -12,11 +12,13 @@
 #   controlplane.sh env      print `export KUBECONFIG=...` if it is running
 #   controlplane.sh status   say what runs, exit 0 if it is ready
 #   controlplane.sh down     stop it and remove its state (the run folder)
-#   controlplane.sh restart-apiserver [--compact]
+#   controlplane.sh restart-apiserver [--crash] [--compact]
 #       Stop kube-apiserver and start it again on the same port and data: clients'
-#       connections drop and their watches end, as in an upgrade or a crash. With
-#       --compact, etcd's history is compacted meanwhile, so that a watch resumed from
-#       any earlier resourceVersion gets 410 Gone and the client must list again.
+#       connections drop and their watches end, as in an upgrade. --crash kills it
+#       at once instead (a graceful stop takes 15s or more, a crash a few seconds in
+#       all, shorter than a leader's renew deadline). With --compact, etcd's history
+#       is compacted meanwhile, so that a watch resumed from any earlier
+#       resourceVersion gets 410 Gone and the client must list again.
 #   controlplane.sh logs     print where the components' logs are
 #   controlplane.sh crds [--crds DIR]... [--no-third-party]
 #       Install the same CRDs into the cluster that $KUBECONFIG points at
@@ -84,10 +86,10 @@ start() { # name, args...
   echo $! >"$(pid_file "$name")"
 }
 
-stop() { # name
-  local name="$1" pid i
+stop() { # name [KILL]: TERM, then KILL after 15s; KILL at once as a crash would
+  local name="$1" signal="${2:-TERM}" pid i
   pid="$(live_pid "$name")" || { rm -f "$(pid_file "$name")"; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
+  kill "-$signal" "$pid" 2>/dev/null || true
   for ((i = 0; i < 150; i++)); do
     alive "$pid" || break
     sleep 0.1
@@ -417,9 +419,17 @@ start_apiserver() {
 # would: clients see their connections drop and their watches end.
 cmd_restart_apiserver() {
   [[ -f $run/apiserver.port ]] && live_pid etcd >/dev/null || die "not running (start it with: $0 up)"
+  local signal=TERM compact=false arg
+  for arg in "$@"; do
+    case $arg in
+      --crash) signal=KILL ;;
+      --compact) compact=true ;;
+      *) die "restart-apiserver: unknown option $arg" ;;
+    esac
+  done
   bindir="$("$here/build.sh" --print-dir)"
-  stop kube-apiserver
-  if [[ ${1:-} == --compact ]]; then
+  stop kube-apiserver "$signal"
+  if $compact; then
     # etcd's JSON gateway: the current revision from any range request, then a compaction to it.
     local etcd revision
     etcd="http://127.0.0.1:$(cat "$run/etcd.port")"

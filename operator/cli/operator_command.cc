@@ -20,6 +20,7 @@
 #include "operator/kube/config.h"
 #include "operator/kube/http_transport.h"
 #include "operator/kube/request_counter.h"
+#include "operator/prometheus/query_client.h"
 
 namespace nines::cli {
 namespace {
@@ -62,10 +63,22 @@ class Metrics {
     ++duration_count_;
   }
 
+  void StatusCycle(const controller::StatusCycle& cycle, double unix_seconds) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++status_cycles_[cycle.prometheus.ok() ? "ok" : "prometheus_error"];
+    status_queries_ += cycle.queries;
+    status_writes_ += cycle.writes;
+    status_write_errors_ += cycle.write_errors;
+    status_events_ += cycle.events;
+    last_cycle_seconds_ = std::chrono::duration<double>(cycle.took).count();
+    if (cycle.prometheus.ok()) last_success_ = unix_seconds;
+  }
+
   // Counters of a leadership term that ended carry over into the next one's.
   void EndTerm(const controller::Controller& controller) {
     std::lock_guard<std::mutex> lock(mu_);
     past_watch_restarts_ += controller.WatchRestarts();
+    past_relists_ += controller.Relists();
   }
 
   std::string Render(const controller::Controller* controller, bool leading) const {
@@ -87,9 +100,52 @@ class Metrics {
         << "# TYPE nines_watch_restarts_total counter\n"
         << "nines_watch_restarts_total "
         << past_watch_restarts_ + (controller != nullptr ? controller->WatchRestarts() : 0) << "\n"
+        << "# HELP nines_watch_relists_total Lists made because a watch's resourceVersion "
+           "expired (410 Gone).\n"
+        << "# TYPE nines_watch_relists_total counter\n"
+        << "nines_watch_relists_total "
+        << past_relists_ + (controller != nullptr ? controller->Relists() : 0) << "\n"
         << "# HELP nines_leader Whether this replica leads (and so writes).\n"
         << "# TYPE nines_leader gauge\n"
         << "nines_leader " << (leading ? 1 : 0) << "\n";
+    // Objectives by state, from the leader's cache: what `kubectl get slo -A` would count.
+    if (controller != nullptr) {
+      std::map<std::string, int64_t> states = {{"Pending", 0},   {"Healthy", 0}, {"Burning", 0},
+                                               {"Exhausted", 0}, {"NoData", 0},  {"Invalid", 0}};
+      for (const nlohmann::json& slo : controller->ListObjectives()) {
+        const nlohmann::json status = slo.value("status", nlohmann::json::object());
+        const std::string state = status.is_object() ? status.value("state", "") : "";
+        ++states[state.empty() ? "Pending" : state];
+      }
+      out << "# HELP nines_objectives ServiceLevelObjectives by state.\n"
+          << "# TYPE nines_objectives gauge\n";
+      for (const auto& [state, count] : states) {
+        out << "nines_objectives{state=" << nlohmann::json(state).dump() << "} " << count << "\n";
+      }
+    }
+    out << "# HELP nines_status_cycles_total Status loop cycles, by outcome.\n"
+        << "# TYPE nines_status_cycles_total counter\n";
+    for (const auto& [outcome, count] : status_cycles_) {
+      out << "nines_status_cycles_total{outcome=\"" << outcome << "\"} " << count << "\n";
+    }
+    out << "# HELP nines_status_queries_total Prometheus queries made by the status loop.\n"
+        << "# TYPE nines_status_queries_total counter\n"
+        << "nines_status_queries_total " << status_queries_ << "\n"
+        << "# HELP nines_status_writes_total Status writes made by the status loop.\n"
+        << "# TYPE nines_status_writes_total counter\n"
+        << "nines_status_writes_total " << status_writes_ << "\n"
+        << "# HELP nines_status_write_errors_total Status writes that failed.\n"
+        << "# TYPE nines_status_write_errors_total counter\n"
+        << "nines_status_write_errors_total " << status_write_errors_ << "\n"
+        << "# HELP nines_status_events_total Events recorded for budget transitions.\n"
+        << "# TYPE nines_status_events_total counter\n"
+        << "nines_status_events_total " << status_events_ << "\n"
+        << "# HELP nines_status_cycle_seconds How long the last status cycle took.\n"
+        << "# TYPE nines_status_cycle_seconds gauge\n"
+        << "nines_status_cycle_seconds " << last_cycle_seconds_ << "\n"
+        << "# HELP nines_status_last_success_timestamp_seconds When Prometheus last answered.\n"
+        << "# TYPE nines_status_last_success_timestamp_seconds gauge\n"
+        << "nines_status_last_success_timestamp_seconds " << last_success_ << "\n";
     return out.str();
   }
 
@@ -98,7 +154,15 @@ class Metrics {
   std::map<std::string, int64_t> reconciles_;
   double duration_sum_ = 0;
   int64_t past_watch_restarts_ = 0;
+  int64_t past_relists_ = 0;
   int64_t duration_count_ = 0;
+  std::map<std::string, int64_t> status_cycles_;
+  int64_t status_queries_ = 0;
+  int64_t status_writes_ = 0;
+  int64_t status_write_errors_ = 0;
+  int64_t status_events_ = 0;
+  double last_cycle_seconds_ = 0;
+  double last_success_ = 0;
 };
 
 std::vector<std::string> SplitList(const std::vector<std::string>& values) {
@@ -177,6 +241,43 @@ int RunOperator(const std::vector<std::string>& args, Io& io) {
              .help = "the Lease's name",
              .default_value = "nines-operator",
              .value_name = "NAME"});
+  flags.Add({.name = "prometheus-url",
+             .help = "Prometheus, Thanos Query or Mimir to read the budgets from; empty: none",
+             .value_name = "URL"});
+  flags.Add({.name = "prometheus-bearer-token-file",
+             .help = "file holding a bearer token for Prometheus; re-read as it rotates",
+             .value_name = "PATH"});
+  flags.Add({.name = "prometheus-basic-auth-username",
+             .help = "basic-auth user for Prometheus",
+             .value_name = "NAME"});
+  flags.Add({.name = "prometheus-basic-auth-password-file",
+             .help = "file holding the basic-auth password; re-read as it rotates",
+             .value_name = "PATH"});
+  flags.Add({.name = "prometheus-ca-file",
+             .help = "PEM bundle to verify Prometheus's certificate with",
+             .value_name = "PATH"});
+  flags.Add({.name = "prometheus-cert-file",
+             .help = "client certificate (PEM) for mutual TLS with Prometheus",
+             .value_name = "PATH"});
+  flags.Add({.name = "prometheus-key-file",
+             .help = "the client certificate's key (PEM)",
+             .value_name = "PATH"});
+  flags.Add({.name = "prometheus-insecure-skip-tls-verify",
+             .help = "do not verify Prometheus's certificate (never in production)",
+             .default_value = "false",
+             .is_bool = true});
+  flags.Add({.name = "prometheus-header",
+             .help = "extra request header NAME=VALUE, e.g. X-Scope-OrgID=team-a; repeatable",
+             .is_list = true,
+             .value_name = "NAME=VALUE"});
+  flags.Add({.name = "prometheus-timeout",
+             .help = "timeout of one Prometheus query",
+             .default_value = "30s",
+             .value_name = "DURATION"});
+  flags.Add({.name = "status-interval",
+             .help = "how often the budgets are read from Prometheus and written to the status",
+             .default_value = "1m",
+             .value_name = "DURATION"});
   AddGenerationFlags(flags);
   if (int rc = ParseFlags(flags, args, io); rc >= 0) return rc;
 
@@ -193,6 +294,42 @@ int RunOperator(const std::vector<std::string>& args, Io& io) {
   if (!requeue.ok() || !min_rate_window.ok()) {
     io.err << "nines: --requeue-period and --min-rate-window take durations like 10m\n";
     return 2;
+  }
+  auto status_interval = api::ParseDuration(flags.Get("status-interval"));
+  auto prometheus_timeout = api::ParseDuration(flags.Get("prometheus-timeout"));
+  if (!status_interval.ok() || status_interval->ms < 1000 || !prometheus_timeout.ok() ||
+      prometheus_timeout->ms < 1000) {
+    io.err << "nines: --status-interval and --prometheus-timeout take durations of at least 1s, "
+              "like 1m\n";
+    return 2;
+  }
+  std::unique_ptr<prometheus::QueryClient> prometheus;
+  if (const std::string url = flags.Get("prometheus-url"); !url.empty()) {
+    prometheus::QueryClientOptions prometheus_options{
+        .url = url,
+        .bearer_token_file = flags.Get("prometheus-bearer-token-file"),
+        .basic_auth_username = flags.Get("prometheus-basic-auth-username"),
+        .basic_auth_password_file = flags.Get("prometheus-basic-auth-password-file"),
+        .ca_file = flags.Get("prometheus-ca-file"),
+        .cert_file = flags.Get("prometheus-cert-file"),
+        .key_file = flags.Get("prometheus-key-file"),
+        .insecure_skip_tls_verify = flags.GetBool("prometheus-insecure-skip-tls-verify"),
+        .timeout = std::chrono::milliseconds(prometheus_timeout->ms)};
+    for (const std::string& header : flags.GetList("prometheus-header")) {
+      std::string name;
+      std::string value;
+      if (!SplitKeyValue(header, name, value) || name.empty()) {
+        io.err << "nines: --prometheus-header takes NAME=VALUE, not \"" << header << "\"\n";
+        return 2;
+      }
+      prometheus_options.headers.emplace_back(name, value);
+    }
+    auto client = prometheus::NewHttpQueryClient(prometheus_options);
+    if (!client.ok()) {
+      io.err << "nines: " << client.status().message() << "\n";
+      return 2;
+    }
+    prometheus = std::move(*client);
   }
   int workers = 0;
   try {
@@ -242,6 +379,32 @@ int RunOperator(const std::vector<std::string>& args, Io& io) {
   options.namespaces = SplitList(flags.GetList("namespaces"));
   options.workers = workers;
   options.requeue_period = std::chrono::milliseconds(requeue->ms);
+  options.prometheus = prometheus.get();
+  options.status.interval = std::chrono::milliseconds(status_interval->ms);
+  options.on_status_cycle = [&](const controller::StatusCycle& cycle) {
+    const auto now = std::chrono::system_clock::now();
+    metrics.StatusCycle(cycle, std::chrono::duration<double>(now.time_since_epoch()).count());
+    std::map<std::string, std::string> fields = {
+        {"queries", std::to_string(cycle.queries)},
+        {"evaluated", std::to_string(cycle.evaluated)},
+        {"writes", std::to_string(cycle.writes)},
+        {"events", std::to_string(cycle.events)},
+        {"seconds", std::to_string(std::chrono::duration<double>(cycle.took).count())}};
+    if (!cycle.prometheus.ok()) {
+      fields["error"] = cycle.prometheus.ToString();
+      log.Log("error", "cannot read the budgets from Prometheus: objectives are NoData", fields);
+      return;
+    }
+    for (const std::string& warning : cycle.warnings) {
+      log.Log("warning", "Prometheus answered with a warning", {{"warning", warning}});
+    }
+    if (cycle.write_errors > 0) {
+      fields["write_errors"] = std::to_string(cycle.write_errors);
+      log.Log("error", "some status writes failed; they are tried again next cycle", fields);
+    } else if (cycle.writes > 0) {
+      log.Log("info", "budgets written", fields);
+    }
+  };
   options.on_reconcile = [&](const std::string& key,
                              const Result<controller::ReconcileOutcome>& result,
                              std::chrono::nanoseconds took) {
@@ -328,11 +491,19 @@ int RunOperator(const std::vector<std::string>& args, Io& io) {
     if (auto controller = current()) controller->Stop();
   });
 
+  if (prometheus == nullptr) {
+    log.Log("warning", "no --prometheus-url: budgets are not read, and objectives stay Pending");
+  } else if (flags.GetBool("prometheus-insecure-skip-tls-verify")) {
+    log.Log("warning",
+            "Prometheus's certificate is not verified (--prometheus-insecure-skip-tls-verify)");
+  }
+  // The URL holds no password: NewHttpQueryClient refuses one there.
   log.Log("info", "starting",
           {{"api_server", cluster->server},
            {"config", cluster->source},
            {"instance", instance},
-           {"metrics_address", metrics_address}});
+           {"metrics_address", metrics_address},
+           {"prometheus", flags.Get("prometheus-url")}});
   const auto run_term = [&] {
     auto controller = std::make_shared<controller::Controller>(client, options);
     set_current(controller);

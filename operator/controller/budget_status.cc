@@ -93,15 +93,21 @@ Condition BurnCondition(const api::SloSpec& spec, const api::BurnAlert& alert, c
         enough_events) {
       condition.status = ConditionStatus::kTrue;
       condition.reason = "BurnRateAboveThreshold";
-      condition.message = std::string("a ") + tier_kind + " tier holds: burn rate " +
-                          slo::FormatNumber(RoundBurnRate(*long_rate)) + " over " + long_name +
-                          " and " + slo::FormatNumber(RoundBurnRate(*short_rate)) + " over " +
-                          short_name + ", above " + threshold;
+      std::string& message = condition.message;
+      message = std::string("a ") + tier_kind;
+      message += " tier holds: burn rate ";
+      message += slo::FormatNumber(RoundBurnRate(*long_rate));
+      message += " over " + long_name;
+      message += " and " + slo::FormatNumber(RoundBurnRate(*short_rate));
+      message += " over " + short_name;
+      message += ", above " + threshold;
       return condition;
     }
     if (!below.empty()) below += ", ";
-    below += (long_rate ? slo::FormatNumber(RoundBurnRate(*long_rate)) : std::string("no data")) +
-             " over " + long_name + " (" + tier_kind + " above " + threshold + ")";
+    below += long_rate ? slo::FormatNumber(RoundBurnRate(*long_rate)) : std::string("no data");
+    below += " over " + long_name;
+    below += std::string(" (") + tier_kind;
+    below += " above " + threshold + ")";
     if (long_rate && short_rate && *long_rate > tier.burn_rate && *short_rate > tier.burn_rate) {
       below += " with fewer than " + std::to_string(spec.alerting.min_events) + " events";
     }
@@ -337,7 +343,7 @@ bool MergeBudgetStatus(Json& status, const BudgetStatus& budget, int64_t generat
         (*s)["errorBudget"]["remaining"] = *n;
     }
     if (s->contains("burnRates") && (*s)["burnRates"].is_object()) {
-      for (auto& [window, rate] : (*s)["burnRates"].items()) {
+      for (auto& rate : (*s)["burnRates"]) {
         if (rate.is_number()) rate = rate.get<double>();
       }
     }

@@ -113,9 +113,12 @@ struct WindowQueries {
 WindowQueries QueriesFor(const api::SloSpec& spec, Duration window) {
   const std::string w = "[" + FormatDuration(window) + "]";
   const std::string budget = BudgetText(spec);
+  // Every *_over_time is summed: when `service` or `spec.labels` change, the counts recorded
+  // under the old labels stay in the window beside the new ones, and must add up to one series.
   if (std::holds_alternative<api::TimesliceIndicator>(spec.indicator)) {
     const std::string slices = OwnSelector(spec, kSliceGoodSeries) + w;
-    return {"(1 - avg_over_time(" + slices + ")) / " + budget, "count_over_time(" + slices + ")",
+    const std::string count = "sum(count_over_time(" + slices + "))";
+    return {"(1 - sum(sum_over_time(" + slices + ")) / " + count + ") / " + budget, count,
             window <= kRawWindowLimit};
   }
   if (window <= kRawWindowLimit) {
@@ -123,8 +126,10 @@ WindowQueries QueriesFor(const api::SloSpec& spec, Duration window) {
     const std::string total = events.Total(window);
     return {events.Bad(window) + " / (" + total + " > 0) / " + budget, total, true};
   }
-  const std::string total = "sum_over_time(" + OwnSelector(spec, kEventsIncreaseSeries) + w + ")";
-  const std::string bad = "sum_over_time(" + OwnSelector(spec, kBadEventsIncreaseSeries) + w + ")";
+  const std::string total =
+      "sum(sum_over_time(" + OwnSelector(spec, kEventsIncreaseSeries) + w + "))";
+  const std::string bad =
+      "sum(sum_over_time(" + OwnSelector(spec, kBadEventsIncreaseSeries) + w + "))";
   const int64_t overlap = Duration::Minutes(5).ms / kLongInterval.ms;
   return {bad + " / (" + total + " > 0) / " + budget, total + " / " + std::to_string(overlap),
           false};
@@ -132,11 +137,13 @@ WindowQueries QueriesFor(const api::SloSpec& spec, Duration window) {
 
 std::string SliQuery(const api::SloSpec& spec) {
   const std::string w = "[" + FormatDuration(spec.window) + "]";
+  // Summed, as in QueriesFor: counts recorded under an objective's earlier labels still count.
   if (std::holds_alternative<api::TimesliceIndicator>(spec.indicator)) {
-    return "avg_over_time(" + OwnSelector(spec, kSliceGoodSeries) + w + ")";
+    const std::string slices = OwnSelector(spec, kSliceGoodSeries) + w;
+    return "sum(sum_over_time(" + slices + ")) / sum(count_over_time(" + slices + "))";
   }
-  return "1 - sum_over_time(" + OwnSelector(spec, kBadEventsIncreaseSeries) + w +
-         ") / (sum_over_time(" + OwnSelector(spec, kEventsIncreaseSeries) + w + ") > 0)";
+  return "1 - sum(sum_over_time(" + OwnSelector(spec, kBadEventsIncreaseSeries) + w +
+         ")) / (sum(sum_over_time(" + OwnSelector(spec, kEventsIncreaseSeries) + w + ")) > 0)";
 }
 
 std::string BudgetLeftTemplate(const api::SloSpec& spec) {

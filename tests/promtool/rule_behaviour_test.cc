@@ -362,6 +362,32 @@ TEST(RuleBehaviourTest, ThirtyDaySliIsWeightedByEvents) {
   EXPECT_PROMTOOL_PASSES(RunPromtool("diurnal", {slo}, {s}, evaluation_interval));
 }
 
+// Changing `service` (or spec.labels) changes the labels the 5-minute counts are recorded under;
+// those recorded before stay in the windows beside the new ones. Every window must still add them
+// into one series: Prometheus refuses a rule whose results collide once its labels are applied.
+TEST(RuleBehaviourTest, CountsRecordedUnderEarlierLabelsStillAddUp) {
+  std::string body = kCheckoutBody;
+  body.replace(body.find("service: checkout"), 17, "service: checkout-v2");
+  const api::SloSpec slo = ParseSlo("renamed", body);
+  Scenario s;
+  s.name = "service renamed";
+  s.scrape_interval = kMinute;
+  s.series = Traffic("checkout", kMinute, 10, 2 * kHour, kHour, 0.01, 0);
+  // What the rules recorded for two hours while the objective still said `service: checkout`.
+  const std::string old = "{slo=\"renamed\",slo_namespace=\"test\",service=\"checkout\"}";
+  s.series.push_back({"nines:slo_events:increase5m" + old, "3000x119"});
+  s.series.push_back({"nines:slo_bad_events:increase5m" + old, "0x119"});
+  const std::string own = "{slo=\"renamed\",slo_namespace=\"test\"}";
+  const int64_t at = 3 * kHour;
+  s.checks.push_back(Firing("count(slo:sli:ratio" + own + ")", at, "one SLI, old counts included"));
+  s.checks.push_back(Firing("count(slo:burn_rate:ratio{slo=\"renamed\",window=\"6h\"})", at,
+                            "one burn rate per window over 1h"));
+  // 1% errors for the last hour of three: 0.9967 from the new counts alone, 0.998 with the old
+  // clean ones.
+  s.checks.push_back(Near("slo:sli:ratio" + own, 0.998, 0.0002, at, "the old counts weigh in"));
+  EXPECT_PROMTOOL_PASSES(RunPromtool("renamed", {slo}, {s}, kMinute));
+}
+
 TEST(RuleBehaviourTest, CounterResetsZeroTrafficAndMissingErrorSeries) {
   const api::SloSpec slo = ParseSlo("checkout", kCheckoutBody);
   const std::string own = "{slo=\"checkout\",slo_namespace=\"test\"";

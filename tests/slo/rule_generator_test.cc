@@ -131,9 +131,9 @@ TEST(RuleGeneratorTest, RatiosAreEventsOverEventsAndAbsentWithoutTraffic) {
         << "an average of ratios is not a ratio of events: " << rule->expr;
   }
   EXPECT_EQ(Records(groups, kSliSeries)[0]->expr,
-            "1 - sum_over_time(nines:slo_bad_events:increase5m{slo=\"checkout\","
-            "slo_namespace=\"shop\"}[30d]) / (sum_over_time(nines:slo_events:increase5m{slo="
-            "\"checkout\",slo_namespace=\"shop\"}[30d]) > 0)");
+            "1 - sum(sum_over_time(nines:slo_bad_events:increase5m{slo=\"checkout\","
+            "slo_namespace=\"shop\"}[30d])) / (sum(sum_over_time(nines:slo_events:increase5m{slo="
+            "\"checkout\",slo_namespace=\"shop\"}[30d])) > 0)");
   EXPECT_EQ(Records(groups, kBurnRateSeries)[0]->expr,
             "(sum(increase(http_requests_total{job=\"checkout\",code=~\"5..\"}[5m])) or "
             "vector(0)) / "
@@ -184,7 +184,9 @@ TEST(RuleGeneratorTest, TimesliceRecordsOneSamplePerSlice) {
   EXPECT_EQ(groups[0].recording_rules[0].expr,
             "(min((up{job=\"a\"} == 1)) > bool 0) or on () vector(0)");
   EXPECT_EQ(Records(groups, kSliSeries)[0]->expr,
-            "avg_over_time(nines:slo_slice:good{slo=\"checkout\",slo_namespace=\"shop\"}[30d])");
+            "sum(sum_over_time(nines:slo_slice:good{slo=\"checkout\",slo_namespace=\"shop\"}[30d]))"
+            " / sum(count_over_time(nines:slo_slice:good{slo=\"checkout\",slo_namespace=\"shop\"}"
+            "[30d]))");
 }
 
 TEST(RuleGeneratorTest, DefaultAlertsFollowTheWorkbook) {
