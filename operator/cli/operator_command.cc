@@ -112,10 +112,10 @@ class Metrics {
     if (controller != nullptr) {
       std::map<std::string, int64_t> states = {{"Pending", 0},   {"Healthy", 0}, {"Burning", 0},
                                                {"Exhausted", 0}, {"NoData", 0},  {"Invalid", 0}};
-      for (const nlohmann::json& slo : controller->ListObjectives()) {
-        const nlohmann::json status = slo.value("status", nlohmann::json::object());
-        const std::string state = status.is_object() ? status.value("state", "") : "";
-        ++states[state.empty() ? "Pending" : state];
+      // Counted as the watch goes: a scrape parses no objective (decoding 10,000 of them on each
+      // scrape cost 0.2 s, and tens of MiB that malloc kept per server thread).
+      for (const auto& [state, count] : controller->CountObjectivesByState()) {
+        states[state.empty() ? "Pending" : state] += count;
       }
       out << "# HELP nines_objectives ServiceLevelObjectives by state.\n"
           << "# TYPE nines_objectives gauge\n";

@@ -69,8 +69,14 @@ Controller::Controller(kube::Client& client, ControllerOptions options)
     status.instance = options_.reconciler.instance;
     status.may_write = options_.reconciler.may_write;
     status.now = options_.reconciler.now;
+    status.begin_write = [this](const std::string& key) { BeginFlight(key); };
+    status.end_write = [this](const std::string& key) {
+      if (EndFlight(key)) queue_.Add(key);
+    };
     status_loop_ = std::make_unique<StatusLoop>(
-        client_, *options_.prometheus, [this] { return ListObjectives(); }, std::move(status));
+        client_, *options_.prometheus,
+        [this](const StatusLoop::ObjectiveVisitor& visit) { ForEachObjective(visit); },
+        std::move(status));
   }
   for (const std::string& ns : namespaces) {
     slo_informers_.push_back(std::make_unique<kube::Informer>(
@@ -78,6 +84,7 @@ Controller::Controller(kube::Client& client, ControllerOptions options)
         kube::InformerOptions{
             .type = SloResource(), .namespace_name = ns, .transform = TrimObjective},
         [this](const nlohmann::json& object, bool deleted) {
+          RecordState(object, deleted);
           Enqueue(object, false, SloResource().plural, deleted);
         }));
     for (const kube::ResourceType& type : generated_types) {
@@ -108,18 +115,21 @@ void Controller::Enqueue(const nlohmann::json& object, bool from_generated,
   }
   if (ns.empty() || name.empty()) return;
   const std::string key = KeyOf(ns, name);
-  // Our own write coming back: the objective is as the reconciler (or the status loop) left it.
-  if (!deleted && own_writes_.IsEcho(key, resource, object)) {
-    echoes_skipped_.fetch_add(1);
-    return;
-  }
   if (!deleted) {
-    // Its reconcile may not have remembered the write this event echoes yet: held until it has.
+    // Both under the flight lock: a flight ends (EndFlight) only after its writes are remembered,
+    // so an event that finds none in flight either is the echo of a remembered write or a change.
     std::lock_guard<std::mutex> lock(flight_mu_);
     auto flight = in_flight_.find(key);
     if (flight != in_flight_.end()) {
-      flight->second.push_back({resource, {{"name", metadata.value("name", "")},
-                                           {"resourceVersion", metadata.value("resourceVersion", "")}}});
+      // A write of this objective may not be remembered yet: held until its flight ends.
+      flight->second.held.push_back(
+          {resource, {{"name", metadata.value("name", "")},
+                      {"resourceVersion", metadata.value("resourceVersion", "")}}});
+      return;
+    }
+    // Our own write coming back: the objective is as the reconciler (or the status loop) left it.
+    if (own_writes_.IsEcho(key, resource, object)) {
+      echoes_skipped_.fetch_add(1);
       return;
     }
   }
@@ -128,7 +138,7 @@ void Controller::Enqueue(const nlohmann::json& object, bool from_generated,
 
 void Controller::BeginFlight(const std::string& key) {
   std::lock_guard<std::mutex> lock(flight_mu_);
-  in_flight_[key];
+  ++in_flight_[key].flights;
 }
 
 bool Controller::EndFlight(const std::string& key) {
@@ -137,7 +147,8 @@ bool Controller::EndFlight(const std::string& key) {
     std::lock_guard<std::mutex> lock(flight_mu_);
     auto flight = in_flight_.find(key);
     if (flight == in_flight_.end()) return false;
-    held = std::move(flight->second);
+    if (--flight->second.flights > 0) return false;  // the last flight judges what was held
+    held = std::move(flight->second.held);
     in_flight_.erase(flight);
   }
   bool changed = false;
@@ -207,12 +218,26 @@ bool Controller::Synced() const {
   return true;
 }
 
-std::vector<nlohmann::json> Controller::ListObjectives() const {
-  std::vector<nlohmann::json> out;
-  for (const auto& informer : slo_informers_) {
-    std::vector<nlohmann::json> objects = informer->List();
-    std::move(objects.begin(), objects.end(), std::back_inserter(out));
+void Controller::ForEachObjective(const std::function<void(const nlohmann::json&)>& visit) const {
+  for (const auto& informer : slo_informers_) informer->ForEach(visit);
+}
+
+void Controller::RecordState(const nlohmann::json& object, bool deleted) {
+  const nlohmann::json& metadata = object.value("metadata", nlohmann::json::object());
+  const std::string key = KeyOf(metadata.value("namespace", ""), metadata.value("name", ""));
+  std::lock_guard<std::mutex> lock(states_mu_);
+  if (deleted) {
+    states_.erase(key);
+    return;
   }
+  const nlohmann::json& status = object.value("status", nlohmann::json::object());
+  states_[key] = status.is_object() ? status.value("state", "") : "";
+}
+
+std::map<std::string, int64_t> Controller::CountObjectivesByState() const {
+  std::map<std::string, int64_t> out;
+  std::lock_guard<std::mutex> lock(states_mu_);
+  for (const auto& [key, state] : states_) ++out[state];
   return out;
 }
 

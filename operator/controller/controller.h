@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -62,8 +63,12 @@ class Controller {
   int64_t Relists() const;  // after 410 Gone
   // Watch events that were the echo of our own writes, and so sent nothing to the queue.
   int64_t EchoesSkipped() const { return echoes_skipped_.load(); }
-  // Every objective in the informers' caches, as the API server last returned them.
-  std::vector<nlohmann::json> ListObjectives() const;
+  // Every objective in the informers' caches, as the API server last returned them, one at a
+  // time (never all of them parsed at once).
+  void ForEachObjective(const std::function<void(const nlohmann::json&)>& visit) const;
+  // The objectives by status.state ("" when none yet), from a count kept as the watch goes: a
+  // /metrics scrape reads no objective.
+  std::map<std::string, int64_t> CountObjectivesByState() const;
 
  private:
   // An event of an objective's, or of an object generated for it, while it is being reconciled:
@@ -76,18 +81,26 @@ class Controller {
   // `resource` is the plural of the informer's kind; `deleted` whether the event removed it.
   void Enqueue(const nlohmann::json& object, bool from_generated, const std::string& resource,
                bool deleted);
-  // Marks the key in flight; then, once its reconcile is done, whether an event held meanwhile
-  // was a change and the key must come back.
+  // Marks the key in flight (a reconcile, or a status write); then, once the last flight of it
+  // has ended and remembered its writes, whether an event held meanwhile was a change and the
+  // key must come back.
   void BeginFlight(const std::string& key);
   bool EndFlight(const std::string& key);
+  void RecordState(const nlohmann::json& object, bool deleted);
   void Work();
 
   kube::Client& client_;
   OwnWrites own_writes_;  // before options_, which points at it
   std::atomic<int64_t> echoes_skipped_{0};
+  struct Flight {
+    int flights = 0;
+    std::vector<HeldEvent> held;
+  };
   std::mutex flight_mu_;
-  // Keys being reconciled, with the events held for them; guarded by flight_mu_.
-  std::unordered_map<std::string, std::vector<HeldEvent>> in_flight_;
+  // Keys being reconciled or written, with the events held for them; guarded by flight_mu_.
+  std::unordered_map<std::string, Flight> in_flight_;
+  mutable std::mutex states_mu_;
+  std::unordered_map<std::string, std::string> states_;  // key -> status.state; by states_mu_
   ControllerOptions options_;
   SloReconciler reconciler_;
   WorkQueue queue_;

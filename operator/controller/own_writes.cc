@@ -1,5 +1,7 @@
 #include "operator/controller/own_writes.h"
 
+#include <algorithm>
+
 namespace nines::controller {
 namespace {
 
@@ -19,7 +21,10 @@ void OwnWrites::Remember(const std::string& objective, const std::string& resour
   const std::string version = Metadata(written, "resourceVersion");
   if (name.empty() || version.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
-  writes_[objective][resource + "/" + name] = version;
+  std::vector<std::string>& versions = writes_[objective][resource + "/" + name];
+  if (std::find(versions.begin(), versions.end(), version) != versions.end()) return;
+  versions.push_back(version);
+  if (versions.size() > kKept) versions.erase(versions.begin());
 }
 
 bool OwnWrites::IsEcho(const std::string& objective, const std::string& resource,
@@ -31,7 +36,9 @@ bool OwnWrites::IsEcho(const std::string& objective, const std::string& resource
   auto found = writes_.find(objective);
   if (found == writes_.end()) return false;
   auto written = found->second.find(key);
-  return written != found->second.end() && written->second == version;
+  return written != found->second.end() &&
+         std::find(written->second.begin(), written->second.end(), version) !=
+             written->second.end();
 }
 
 void OwnWrites::Forget(const std::string& objective) {

@@ -4,8 +4,10 @@
 // resourceVersion is exactly the one a write of ours returned: any other change to the object,
 // by anyone, gives it another resourceVersion.
 //
-// A write's answer and its watch event race: an echo that arrives before the answer is not
-// recognised, and costs one reconcile that finds nothing to do, as every echo did before.
+// The last few writes of each object are kept, not only the last: the reconciler's Ready and the
+// status loop's budget may be written right after one another, and the first one's event may
+// arrive after the second has been remembered. (The controller holds events that arrive while a
+// write is still in flight; see Controller.)
 //
 // Thread-safety: thread-safe.
 #ifndef NINES_CONTROLLER_OWN_WRITES_H_
@@ -17,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace nines::controller {
 
@@ -26,7 +29,7 @@ class OwnWrites {
   // own, or a generated object's); `written` the object the server answered the write with.
   void Remember(const std::string& objective, const std::string& resource,
                 const nlohmann::json& written);
-  // Whether `object`, as a watch event carries it, is what our last write of it left.
+  // Whether `object`, as a watch event carries it, is what one of our last writes of it left.
   bool IsEcho(const std::string& objective, const std::string& resource,
               const nlohmann::json& object) const;
   // The objective is gone: forget it and what was generated for it.
@@ -35,8 +38,9 @@ class OwnWrites {
 
  private:
   mutable std::mutex mu_;
-  // objective -> "resource/name" -> resourceVersion; guarded by mu_
-  std::unordered_map<std::string, std::map<std::string, std::string>> writes_;
+  static constexpr size_t kKept = 3;  // writes remembered per object
+  // objective -> "resource/name" -> its last resourceVersions, oldest first; guarded by mu_
+  std::unordered_map<std::string, std::map<std::string, std::vector<std::string>>> writes_;
 };
 
 }  // namespace nines::controller

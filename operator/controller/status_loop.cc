@@ -70,38 +70,48 @@ StatusCycle StatusLoop::RunOnce() {
   const auto now = options_.now();
 
   std::map<std::string, CachedSpec> next_specs;
-  for (const Json& slo : list_()) {
-    if (!slo.is_object() || !slo.contains("metadata") || !slo["metadata"].is_object()) continue;
+  list_([&](const Json& slo) {
+    if (!slo.is_object() || !slo.contains("metadata") || !slo["metadata"].is_object()) return;
     const Json status = slo.value("status", Json::object());
     const std::string state = status.value("state", "");
     if (!ReadyForGeneration(slo, status) || !options_.may_write()) {
       ++cycle.states[state];
-      continue;
+      return;
     }
     const api::SloSpec* spec = SpecOf(slo, next_specs);
     if (spec == nullptr) {  // the reconciler will say why; it owns Invalid
       ++cycle.states[state];
-      continue;
+      return;
     }
     auto found = series.find({spec->namespace_name, spec->name});
     // A partial answer (a Thanos store that did not reply) may lack an objective that has data:
     // leave such an objective as it is rather than call it Pending.
     if (found == series.end() && cycle.prometheus.ok() && !cycle.warnings.empty()) {
       ++cycle.states[state];
-      continue;
+      return;
     }
     const BudgetStatus budget = ComputeBudgetStatus(
         *spec, found == series.end() ? nullptr : &found->second, cycle.prometheus, now);
     ++cycle.evaluated;
     ++cycle.states[budget.state];
     if (Status s = Write(slo, budget, cycle); !s.ok()) ++cycle.write_errors;
-  }
+  });
   specs_ = std::move(next_specs);
   cycle.took = std::chrono::steady_clock::now() - start;
   return cycle;
 }
 
 Status StatusLoop::Write(Json slo, const BudgetStatus& budget, StatusCycle& cycle) {
+  const std::string ns = slo["metadata"].value("namespace", "");
+  const std::string name = slo["metadata"].value("name", "");
+  const std::string key = ns + "/" + name;
+  if (options_.begin_write) options_.begin_write(key);
+  Status status = WriteOnce(std::move(slo), budget, cycle);
+  if (options_.end_write) options_.end_write(key);
+  return status;
+}
+
+Status StatusLoop::WriteOnce(Json slo, const BudgetStatus& budget, StatusCycle& cycle) {
   const std::string ns = slo["metadata"].value("namespace", "");
   const std::string name = slo["metadata"].value("name", "");
   Status last;

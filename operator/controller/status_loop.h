@@ -45,6 +45,10 @@ struct StatusLoopOptions {
   };
   // Where every status write's resourceVersion is remembered (see own_writes.h); none: nowhere.
   OwnWrites* own_writes = nullptr;
+  // Called around each status write of the objective "namespace/name", so that the controller
+  // holds the write's watch event until the write is remembered (see Controller).
+  std::function<void(const std::string& key)> begin_write;
+  std::function<void(const std::string& key)> end_write;
 };
 
 // What one cycle did, for logs, metrics and benchmarks.
@@ -63,8 +67,10 @@ struct StatusCycle {
 
 class StatusLoop {
  public:
-  // Lists the objectives to evaluate, as the API server last returned them (an informer's cache).
-  using ObjectiveLister = std::function<std::vector<nlohmann::json>()>;
+  // Visits the objectives to evaluate, as the API server last returned them (an informer's
+  // cache), one at a time.
+  using ObjectiveVisitor = std::function<void(const nlohmann::json&)>;
+  using ObjectiveLister = std::function<void(const ObjectiveVisitor&)>;
 
   StatusLoop(kube::Client& client, prometheus::QueryClient& prometheus, ObjectiveLister list,
              StatusLoopOptions options);
@@ -86,6 +92,7 @@ class StatusLoop {
   const api::SloSpec* SpecOf(const nlohmann::json& slo, std::map<std::string, CachedSpec>& next);
   // Writes the merged status of `slo`; on a conflict re-reads it and merges again.
   Status Write(nlohmann::json slo, const BudgetStatus& budget, StatusCycle& cycle);
+  Status WriteOnce(nlohmann::json slo, const BudgetStatus& budget, StatusCycle& cycle);
 
   kube::Client& client_;
   prometheus::QueryClient& prometheus_;

@@ -193,4 +193,23 @@ std::vector<nlohmann::json> Informer::List() const {
   return out;
 }
 
+void Informer::ForEach(const std::function<void(const nlohmann::json&)>& visit) const {
+  std::vector<Key> keys;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keys.reserve(cache_.size());
+    for (const auto& [key, entry] : cache_) keys.push_back(key);
+  }
+  for (const Key& key : keys) {
+    Entry entry;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = cache_.find(key);
+      if (it == cache_.end()) continue;
+      entry = it->second;
+    }
+    visit(Decode(entry));
+  }
+}
+
 }  // namespace nines::kube

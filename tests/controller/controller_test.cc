@@ -93,6 +93,54 @@ TEST_F(ControllerTest, OwnWritesDoNotBringAnObjectiveBack) {
   EXPECT_EQ(controller_->EchoesSkipped(), 3 * kObjectives) << "a rule, a dashboard, a status each";
 }
 
+// A Prometheus without the objectives' series: each objective gets one status write (Pending,
+// RulesNotLoaded), and then nothing changes.
+class NoSeries : public prometheus::QueryClient {
+ public:
+  Result<prometheus::QueryResult> Query(
+      std::string_view, std::optional<std::chrono::system_clock::time_point>) override {
+    return prometheus::QueryResult{};
+  }
+};
+
+// The status loop's writes come back as watch events too; neither they nor their race with the
+// reconciler's own writes bring an objective back. The states are counted as the watch goes.
+TEST_F(ControllerTest, StatusWritesDoNotBringAnObjectiveBackEither) {
+  NoSeries prometheus;
+  std::atomic<int> status_writes{0};
+  options_.prometheus = &prometheus;
+  options_.status.interval = milliseconds(50);
+  options_.on_status_cycle = [&](const StatusCycle& cycle) { status_writes += cycle.writes; };
+  Start();
+  constexpr int kObjectives = 20;
+  for (int i = 0; i < kObjectives; ++i) {
+    ASSERT_TRUE(client_.Create(SloResource(), "shop", Slo("svc-" + std::to_string(i))).ok());
+  }
+  for (int i = 0; i < 2000 && status_writes.load() < kObjectives; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_EQ(status_writes.load(), kObjectives);
+  ASSERT_TRUE(WaitQuiet());
+  EXPECT_EQ(reconciles_.load(), kObjectives) << "a status write brought an objective back";
+  EXPECT_EQ(status_writes.load(), kObjectives) << "nothing changed after the first write";
+  const auto states = controller_->CountObjectivesByState();
+  EXPECT_EQ(states.size(), 1U);
+  EXPECT_EQ(states.count("Pending") ? states.at("Pending") : 0, kObjectives);
+
+  ASSERT_TRUE(client_.Delete(SloResource(), "shop", "svc-0").ok());
+  for (int i = 0; i < 500 && controller_->CountObjectivesByState()["Pending"] != kObjectives - 1;
+       ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(controller_->CountObjectivesByState()["Pending"], kObjectives - 1);
+  int visited = 0;
+  controller_->ForEachObjective([&](const Json& slo) {
+    ++visited;
+    EXPECT_EQ(slo["status"]["state"], "Pending");
+  });
+  EXPECT_EQ(visited, kObjectives - 1);
+}
+
 // ... while a change by anyone else still does: a hand edit of a generated rule is undone.
 TEST_F(ControllerTest, AHandEditOfAGeneratedObjectIsStillUndone) {
   Start();

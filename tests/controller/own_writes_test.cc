@@ -26,9 +26,19 @@ TEST(OwnWritesTest, AnEventIsAnEchoOnlyAtTheVersionWeWrote) {
   EXPECT_FALSE(writes.IsEcho("shop/checkout", "prometheusrules", Json::object()))
       << "no resourceVersion: never an echo";
 
+  // The last three writes of an object are kept: an echo may arrive after a later write of ours
+  // (the reconciler's Ready, then the status loop's budget) has been remembered.
   writes.Remember("shop/checkout", "prometheusrules", Object("checkout", "13"));
+  EXPECT_TRUE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "10")));
+  EXPECT_TRUE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "13")));
+  writes.Remember("shop/checkout", "prometheusrules", Object("checkout", "13"));  // no duplicate
+  writes.Remember("shop/checkout", "prometheusrules", Object("checkout", "14"));
+  EXPECT_TRUE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "10")));
+  writes.Remember("shop/checkout", "prometheusrules", Object("checkout", "15"));
   EXPECT_FALSE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "10")));
   EXPECT_TRUE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "13")));
+  EXPECT_TRUE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "15")));
+  EXPECT_FALSE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "16")));
 
   writes.Remember("shop/checkout", "prometheusrules", Json::object());  // ignored
   EXPECT_EQ(writes.Objectives(), 1U);

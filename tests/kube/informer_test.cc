@@ -108,6 +108,19 @@ TEST_F(InformerTest, ListsThenWatchesAndKeepsACache) {
   EXPECT_EQ(informer_->List().size(), 1U);
 }
 
+// ForEach visits what List returns, one decoded object at a time.
+TEST_F(InformerTest, ForEachVisitsEveryCachedObject) {
+  Create(ConfigMap("a", "1"));
+  Create(ConfigMap("b", "2"));
+  Start();
+  ASSERT_TRUE(recorder_.WaitFor("seen b=2"));
+  std::vector<Json> visited;
+  informer_->ForEach([&](const Json& object) { visited.push_back(object); });
+  EXPECT_EQ(visited, informer_->List());
+  ASSERT_EQ(visited.size(), 2U);
+  EXPECT_EQ(visited[1]["data"]["v"], "2");
+}
+
 TEST_F(InformerTest, ALabelSelectorFiltersListAndWatch) {
   Create(ConfigMap("ours", "1"));
   Create(ConfigMap("theirs", "1", "no"));
