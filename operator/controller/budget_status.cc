@@ -156,16 +156,31 @@ std::vector<std::string> StatusQueries(const std::vector<std::string>& namespace
     }
     matcher = "{slo_namespace=~\"" + alternatives + "\"}";
   }
+  // Only the labels the loop reads: every other label of the series (service, spec.labels)
+  // would be sent, parsed and held for every sample, 70,000 burn rates at 10,000 objectives.
+  // An objective has one series per window, so `max` changes no value.
   std::vector<std::string> queries;
-  for (const char* series : kSeries) queries.push_back(series + matcher);
+  for (size_t i = 0; i < kSeriesCount; ++i) {
+    const bool windowed = i == kBurnRate || i == kEventCount;
+    queries.push_back(std::string("max by (slo_namespace, slo") + (windowed ? ", window" : "") +
+                      ") (" + kSeries[i] + matcher + ")");
+  }
   return queries;
 }
 
 std::map<ObjectiveKey, ObjectiveSeries> GroupSeries(
     const std::vector<prometheus::QueryResult>& answers) {
   std::map<ObjectiveKey, ObjectiveSeries> out;
-  for (size_t i = 0; i < answers.size() && i < kSeriesCount; ++i) {
-    for (const prometheus::Sample& sample : answers[i].samples) {
+  for (size_t i = 0; i < answers.size(); ++i) GroupAnswer(i, answers[i], out);
+  return out;
+}
+
+void GroupAnswer(size_t index, const prometheus::QueryResult& answer,
+                 std::map<ObjectiveKey, ObjectiveSeries>& out) {
+  if (index >= kSeriesCount) return;
+  const size_t i = index;
+  {
+    for (const prometheus::Sample& sample : answer.samples) {
       auto ns = sample.labels.find("slo_namespace");
       auto name = sample.labels.find("slo");
       if (ns == sample.labels.end() || name == sample.labels.end()) continue;
@@ -197,7 +212,6 @@ std::map<ObjectiveKey, ObjectiveSeries> GroupSeries(
       }
     }
   }
-  return out;
 }
 
 BudgetStatus ComputeBudgetStatus(const api::SloSpec& spec, const ObjectiveSeries* series,

@@ -52,13 +52,18 @@ struct ObjectiveSeries {
 using ObjectiveKey = std::pair<std::string, std::string>;  // namespace, name
 
 // The queries of one cycle: one per series, whatever the number of objectives, restricted to
-// `namespaces` when that is not empty. GroupSeries takes the answers in this order.
+// `namespaces` when that is not empty, asking only for the labels that name an objective (and
+// `window`). GroupSeries takes the answers in this order.
 std::vector<std::string> StatusQueries(const std::vector<std::string>& namespaces);
 
 // The answers to StatusQueries, by objective (the `slo_namespace` and `slo` labels). Samples that
 // are not finite numbers are left out, as if absent.
 std::map<ObjectiveKey, ObjectiveSeries> GroupSeries(
     const std::vector<prometheus::QueryResult>& answers);
+// The same, one answer at a time (the `index`th of StatusQueries), into `out`: so that a cycle
+// holds one answer at a time.
+void GroupAnswer(size_t index, const prometheus::QueryResult& answer,
+                 std::map<ObjectiveKey, ObjectiveSeries>& out);
 
 struct BudgetStatus {
   std::string state;

@@ -93,6 +93,8 @@ Controller::Controller(kube::Client& client, ControllerOptions options)
           kube::InformerOptions{.type = type,
                                 .namespace_name = ns,
                                 .label_selector = generated,
+                                // A dashboard is about 32 KiB: pages of 500 were 16 MiB of JSON.
+                                .list_page_size = 100,
                                 .transform = KeepMetadataOnly},
           [this, plural = type.plural](const nlohmann::json& object, bool deleted) {
             Enqueue(object, true, plural, deleted);
@@ -190,15 +192,22 @@ void Controller::Run() {
     threads.emplace_back([&informer] { informer->Run(); });
   }
   for (int i = 0; i < std::max(1, options_.workers); ++i) threads.emplace_back([this] { Work(); });
-  if (status_loop_ != nullptr) {
-    threads.emplace_back([this] {
-      // The first cycle waits for the caches: before they have synced, objectives would look gone.
-      while (!Synced() && !stopped_.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  threads.emplace_back([this] {
+    // Once every cache has its first list, the pages it parsed are handed back to the system. The
+    // status loop's first cycle waits for the caches too: before they have synced, objectives
+    // would look gone.
+    const auto all_synced = [this] {
+      for (const auto& informer : generated_informers_) {
+        if (!informer->HasSynced()) return false;
       }
-      if (!stopped_.load()) status_loop_->Run(options_.on_status_cycle);
-    });
-  }
+      return Synced();
+    };
+    while (!all_synced() && !stopped_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ReleaseFreeMemory();
+    if (status_loop_ != nullptr && !stopped_.load()) status_loop_->Run(options_.on_status_cycle);
+  });
   for (std::thread& t : threads) t.join();
 }
 

@@ -1,5 +1,9 @@
 #include "operator/controller/status_loop.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "operator/controller/budget_status.h"
 #include "operator/controller/conditions.h"
 #include "operator/controller/slo_reconciler.h"
@@ -22,6 +26,12 @@ bool ReadyForGeneration(const Json& slo, const Json& status) {
 }
 
 }  // namespace
+
+void ReleaseFreeMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 
 StatusLoop::StatusLoop(kube::Client& client, prometheus::QueryClient& prometheus,
                        ObjectiveLister list, StatusLoopOptions options)
@@ -55,18 +65,20 @@ const api::SloSpec* StatusLoop::SpecOf(const Json& slo, std::map<std::string, Ca
 StatusCycle StatusLoop::RunOnce() {
   const auto start = std::chrono::steady_clock::now();
   StatusCycle cycle;
-  std::vector<prometheus::QueryResult> answers;
-  for (const std::string& query : StatusQueries(options_.namespaces)) {
+  // Each answer is grouped as it comes and then dropped: one answer parsed at a time.
+  std::map<ObjectiveKey, ObjectiveSeries> series;
+  const std::vector<std::string> queries = StatusQueries(options_.namespaces);
+  for (size_t i = 0; i < queries.size(); ++i) {
     ++cycle.queries;
-    Result<prometheus::QueryResult> answer = prometheus_.Query(query);
+    Result<prometheus::QueryResult> answer = prometheus_.Query(queries[i]);
     if (!answer.ok()) {
-      cycle.prometheus = Status(answer.status().code(), query + ": " + answer.status().message());
+      cycle.prometheus =
+          Status(answer.status().code(), queries[i] + ": " + answer.status().message());
       break;
     }
     for (const std::string& warning : answer->warnings) cycle.warnings.push_back(warning);
-    answers.push_back(std::move(*answer));
+    GroupAnswer(i, *answer, series);
   }
-  const std::map<ObjectiveKey, ObjectiveSeries> series = GroupSeries(answers);
   const auto now = options_.now();
 
   std::map<std::string, CachedSpec> next_specs;
@@ -158,6 +170,7 @@ void StatusLoop::Run(const std::function<void(const StatusCycle&)>& on_cycle) {
       if (stopped_) return;
     }
     const StatusCycle cycle = RunOnce();
+    ReleaseFreeMemory();
     if (on_cycle) on_cycle(cycle);
     std::unique_lock<std::mutex> lock(mu_);
     wake_.wait_for(lock, options_.interval, [this] { return stopped_; });

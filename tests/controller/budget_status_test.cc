@@ -285,10 +285,14 @@ TEST(BudgetStatusTest, TransitionsToAndFromTrueAreEvents) {
 TEST(BudgetStatusTest, QueriesAreFixedWhateverTheNumberOfObjectives) {
   const auto all = StatusQueries({});
   EXPECT_EQ(all, (std::vector<std::string>{
-                     "slo:objective:ratio", "slo:sli:ratio", "slo:error_budget_remaining:ratio",
-                     "slo:burn_rate:ratio", "slo:events:rate5m", "nines:slo_events:count"}));
+                     "max by (slo_namespace, slo) (slo:objective:ratio)",
+                     "max by (slo_namespace, slo) (slo:sli:ratio)",
+                     "max by (slo_namespace, slo) (slo:error_budget_remaining:ratio)",
+                     "max by (slo_namespace, slo, window) (slo:burn_rate:ratio)",
+                     "max by (slo_namespace, slo) (slo:events:rate5m)",
+                     "max by (slo_namespace, slo, window) (nines:slo_events:count)"}));
   const auto some = StatusQueries({"shop", "identity"});
-  EXPECT_EQ(some[1], "slo:sli:ratio{slo_namespace=~\"shop|identity\"}");
+  EXPECT_EQ(some[1], "max by (slo_namespace, slo) (slo:sli:ratio{slo_namespace=~\"shop|identity\"})");
 }
 
 TEST(BudgetStatusTest, GroupSeriesMatchesSamplesToObjectivesAndDropsNonNumbers) {

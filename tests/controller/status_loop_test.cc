@@ -40,7 +40,9 @@ class FakePrometheus : public prometheus::QueryClient {
     ++queries;
     if (!down.ok()) return down;
     const std::string query(promql);
-    const std::string series = query.substr(0, query.find('{'));
+    // "max by (slo_namespace, slo) (SERIES{...})": the series is inside the last parentheses.
+    const size_t open = query.rfind(" (") + 2;
+    const std::string series = query.substr(open, query.find_first_of("{)", open) - open);
     prometheus::QueryResult result;
     result.warnings = warnings;
     for (const auto& [key, values] : objectives) {
