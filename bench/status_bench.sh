@@ -100,45 +100,7 @@ index_objects "$work/slo" >"$work/slo.index"
 "$nines" generate --format rulefile --dashboards none --promtool= -f "$work/slo" >"$work/rules.generated.yaml" 2>"$work/generate.err" ||
   { cat "$work/generate.err" >&2; exit 1; }
 mkdir -p "$work/prometheus"
-# Each record of a public series, with its labels, under one group per objective; its expression a
-# constant. Records are read as blocks: "  - record:", "    expr:", "    labels:" and its lines.
-awk '
-  function flush() {
-    if (record == "") return
-    key = ns "/" slo
-    if (record == "slo:objective:ratio") { v = expr; sub(/^vector\(/, "", v); sub(/\)$/, "", v); objective[key] = v }
-    if (record ~ /^(slo:objective:ratio|slo:sli:ratio|slo:error_budget_remaining:ratio|slo:burn_rate:ratio|slo:events:rate5m|nines:slo_events:count)$/) {
-      if (!(key in seen)) { seen[key] = 1; order[++objectives] = key }
-      rules[key] = rules[key] sprintf("  - record: %s\n    expr: @%s@\n    labels:\n%s", record, record, labels)
-    }
-    record = ""
-  }
-  /^- name: / || /^  - (record|alert): / { flush() }
-  /^  - record: / { record = $3; expr = ""; labels = ""; ns = slo = ""; in_labels = 0; next }
-  record != "" && /^    expr: / { expr = substr($0, 11); next }
-  record != "" && /^    labels:/ { in_labels = 1; next }
-  record != "" && in_labels && /^      [a-z_]+: / {
-    labels = labels $0 "\n"
-    if ($1 == "slo:") slo = $2
-    if ($1 == "slo_namespace:") ns = $2
-    next
-  }
-  /^    / { in_labels = 0 }
-  END {
-    flush()
-    print "groups:"
-    for (i = 1; i <= objectives; i++) {
-      key = order[i]; o = objective[key]
-      text = rules[key]
-      gsub(/@slo:objective:ratio@/, sprintf("vector(%s)", o), text)
-      gsub(/@slo:sli:ratio@/, sprintf("vector(%.10g)", 1 - (1 - o) / 2), text)
-      gsub(/@slo:error_budget_remaining:ratio@/, "vector(0.5)", text)
-      gsub(/@slo:burn_rate:ratio@/, "vector(0.5)", text)
-      gsub(/@slo:events:rate5m@/, "vector(10)", text)
-      gsub(/@nines:slo_events:count@/, "vector(1e+06)", text)
-      printf "- name: bench/%s\n  interval: 1m\n  rules:\n%s", key, text
-    }
-  }' "$work/rules.generated.yaml" >"$work/prometheus/rules.yml"
+awk -f bench/constant_rules.awk "$work/rules.generated.yaml" >"$work/prometheus/rules.yml"
 rule_count=$(grep -c '^  - record: ' "$work/prometheus/rules.yml")
 group_count=$(grep -c '^- name: ' "$work/prometheus/rules.yml")
 [ "$group_count" -eq "$count" ] || { echo "status_bench: rules for $group_count objectives, not $count" >&2; exit 1; }
@@ -165,8 +127,10 @@ for _ in $(seq "$timeout"); do
 done
 [ "$(promql 'count({__name__=~"slo:.*|nines:.*"})')" = "$rule_count" ] ||
   { echo "status_bench: Prometheus has not evaluated every rule within ${timeout}s" >&2; exit 1; }
-prom_series=$(promql 'prometheus_tsdb_head_series')
-prom_rule_seconds=$(promql 'sum(prometheus_rule_group_last_duration_seconds)')
+# Its own metrics from /metrics: it scrapes nothing, itself included.
+prom_metric() { curl -fsS "$prom/metrics" | awk -v m="$1" 'index($1, m) == 1 { s += $NF } END { printf "%.6g", s }'; }
+prom_series=$(prom_metric prometheus_tsdb_head_series)
+prom_rule_seconds=$(prom_metric prometheus_rule_group_last_duration_seconds)
 log "Prometheus: $prom_series head series; one evaluation of every group takes ${prom_rule_seconds}s"
 
 echo "nines status benchmark: $("$nines" version)"
@@ -195,7 +159,7 @@ log "A: all $count Ready (Pending) after ${ready_after}s"
 # Every wait below reads the sampler's file rather than /metrics: a scrape costs the operator
 # something (nines_objectives counts the states of every cached objective), measured at the end.
 # One line a sample: time, cycles, queries, writes, write errors, events, last cycle's seconds,
-# requests, reconciles, objectives Healthy, Pending, NoData, RSS MiB.
+# requests, reconciles, objectives Healthy, Pending, NoData, RSS MiB, queue depth.
 sample_loop() {
   local m
   while true; do
@@ -212,8 +176,9 @@ sample_loop() {
         /^nines_objectives\{state="Healthy"\}/ { healthy = $NF }
         /^nines_objectives\{state="Pending"\}/ { pending = $NF }
         /^nines_objectives\{state="NoData"\}/ { nodata = $NF }
-        END { printf "%s %d %d %d %d %d %s %d %d %d %d %d %s\n", t, cycles, queries, writes, errors, events,
-                     seconds, requests, reconciles, healthy, pending, nodata, rss }' <<<"$m"
+        /^nines_queue_depth / { queue = $NF }
+        END { printf "%s %d %d %d %d %d %s %d %d %d %d %d %s %d\n", t, cycles, queries, writes, errors, events,
+                     seconds, requests, reconciles, healthy, pending, nodata, rss, queue }' <<<"$m"
     fi
     sleep 2
   done
@@ -261,6 +226,17 @@ until [ "$(last_sample 10)" -ge "$count" ]; do
   sleep 1
 done
 healthy_after=$(seconds_since "$t_b")
+# Then quiet: the start revisits every objective once (its informers' first list), beside the
+# first cycles; steady cycles are counted once that is over.
+still=0 last=-1
+until ((still >= 3)); do
+  ((SECONDS < deadline)) || { echo "status_bench: the operator did not become quiet within ${timeout}s" >&2; exit 1; }
+  sleep 2
+  r=$(last_sample 9)
+  if [ "$r" = "$last" ] && [ "$(last_sample 14)" = 0 ]; then still=$((still + 1)); else still=0; fi
+  last=$r
+done
+quiet_after=$(seconds_since "$t_b")
 healthy_cycles=$(last_sample 2)
 wait_cycles $((healthy_cycles + 1))  # the cycle in flight may still have written
 steady_start_cpu=$(cpu_ticks "$operator_pid")
@@ -329,7 +305,7 @@ cycle_table "$work/samples-c" "$t_c"
 steady=$(cycle_table "$work/samples-b.kept" "$t_b" | awk -v h="$healthy_cycles" '$1 > h + 1 && $1 <= h + 1 + s' s="$steady_cycles")
 echo
 echo "summary:"
-echo "  all $count Healthy after ${healthy_after}s of B, in cycle $healthy_cycles"
+echo "  all $count Healthy after ${healthy_after}s of B; its revisits of every objective over after ${quiet_after}s, in cycle $healthy_cycles"
 awk -v n="$count" 'NR == 1 { printf "  first cycle: %d queries, %.2fs, %d status writes (%d errors), %d Events, %d API requests\n", $4, $3, $5, $6, $7, $8 }' \
   <(cycle_table "$work/samples-b.kept" "$t_b")
 awk '{ q += $4; s += $3; w += $5; r += $8; c++; if ($3 > max) max = $3 }
