@@ -262,9 +262,13 @@ operator_requests_by_kind >"$work/requests-b"
 
 # The queries themselves, as Prometheus evaluates them (stats=all), and the size of their answers.
 query_stats() {
-  local series
+  local series by
   for series in slo:objective:ratio slo:sli:ratio slo:error_budget_remaining:ratio slo:burn_rate:ratio slo:events:rate5m nines:slo_events:count; do
-    curl -fsS -G "$prom/api/v1/query" --data-urlencode "query=$series" --data-urlencode stats=all -o "$work/answer.json"
+    # As the status loop asks (operator/controller/budget_status.cc, StatusQueries).
+    by="slo_namespace, slo"
+    [[ $series == slo:burn_rate:ratio || $series == nines:slo_events:count ]] && by="$by, window"
+    curl -fsS -G "$prom/api/v1/query" --data-urlencode "query=max by ($by) ($series)" \
+      --data-urlencode stats=all -o "$work/answer.json"
     jq -r '"\(.data.result | length) \(.data.stats.timings.evalTotalTime)"' "$work/answer.json" |
       awk -v s="$series" -v bytes="$(wc -c <"$work/answer.json")" \
         '{ printf "  %-34s %7d samples %9.2f ms %7.2f MiB\n", s, $1, $2 * 1000, bytes / 1048576 }'
@@ -314,7 +318,7 @@ echo "  operator B: peak ${hwm_b} MiB (VmHWM), ${rss_b} MiB resident at the end;
 awk -v hwm="$hwm_c" 'NR == 1 { printf "  restart (C): first cycle %d status writes, %.2fs; %d reconciles and %d API requests until it; peak %s MiB\n", $5, $3, $9, $8, hwm }' \
   <(cycle_table "$work/samples-c" "$t_c")
 echo
-echo "the six queries of a cycle, on the Prometheus above (stats=all, one run each after the benchmark):"
+echo "the six queries of a cycle, max by (slo_namespace, slo[, window]) (SERIES), on the Prometheus above (stats=all, one run each after the benchmark):"
 cat "$work/queries"
 echo
 echo "B's API requests, from its start to the end of the steady cycles, by verb, resource and code:"
