@@ -128,7 +128,9 @@ done
 [ "$(promql 'count({__name__=~"slo:.*|nines:.*"})')" = "$rule_count" ] ||
   { echo "status_bench: Prometheus has not evaluated every rule within ${timeout}s" >&2; exit 1; }
 # Its own metrics from /metrics: it scrapes nothing, itself included.
-prom_metric() { curl -fsS "$prom/metrics" | awk -v m="$1" 'index($1, m) == 1 { s += $NF } END { printf "%.6g", s }'; }
+prom_metric() {  # the sum of the samples of exactly that metric (not of others it is a prefix of)
+  curl -fsS "$prom/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%.6g", s }'
+}
 prom_series=$(prom_metric prometheus_tsdb_head_series)
 prom_rule_seconds=$(prom_metric prometheus_rule_group_last_duration_seconds)
 log "Prometheus: $prom_series head series; one evaluation of every group takes ${prom_rule_seconds}s"
