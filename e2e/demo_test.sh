@@ -25,6 +25,9 @@ if ! CI=true NO_COLOR=1 DEMO_SECONDS=0 scripts/demo.sh </dev/null >"$out" 2>&1; 
   cat "$out" >&2
   exit 1
 fi
+# What a newcomer sees first, in the test's log too.
+sed -n '/== kubectl get slo -A -o wide/,/^== /p' "$out" | sed '$d'
+sed -n '/FastBurn=True/,/== Mending/p' "$out" | sed '$d'
 total=$(grep -c '^kind: ServiceLevelObjective' examples/*.yaml | awk -F: '{ n += $2 } END { print n }')
 expect "every example objective has a budget" "^$total of $total objectives have a budget"
 expect "kubectl get slo -A -o wide, with the burn columns" "NAMESPACE +NAME +SERVICE +OBJECTIVE +WINDOW +SLI +BUDGET +STATE +AGE +FAST BURN +SLOW BURN"
