@@ -532,7 +532,7 @@ mark_a=$(audit_mark)
 k delete lease -n "$release_ns" nines-operator --ignore-not-found >/dev/null
 start_operator A
 wait_for "phase A: the operator leads on the Lease $release_ns/nines-operator (created) and says so in nines_leader" leading
-check "phase A: /healthz and /readyz answer ok (the chart's probes)" probes_answer
+wait_for "phase A: /healthz and /readyz answer ok (the chart's probes; ready once the caches have synced)" probes_answer
 k apply -f examples/ >/dev/null
 objectives=$(k get slo -A -o name | wc -l)
 all_ready() { [ "$(ready_count)" -eq "$objectives" ]; }
