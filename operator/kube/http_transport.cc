@@ -223,6 +223,10 @@ class HttplibTransport : public HttpTransport {
     client->set_connection_timeout(options_.connect_timeout);
     client->set_read_timeout(streaming ? options_.stream_read_timeout : options_.read_timeout);
     client->set_write_timeout(options_.write_timeout);
+    // httplib writes a request's headers and its body separately: with Nagle's algorithm the body
+    // waits for the ACK of the headers, which the server delays (~40 ms) while it waits for the
+    // body. Every write to the API server took 40 ms longer than its work.
+    client->set_tcp_nodelay(true);
     client->set_url_encode(false);  // the client escapes paths and queries itself
     client->set_keep_alive(!streaming);
     return client;
