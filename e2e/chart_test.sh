@@ -41,17 +41,9 @@ operator_pid=
 own_control_plane=false
 created_namespaces=()
 
-passed=0
-failed=0
+# shellcheck source=e2e/lib/checks.sh
+source e2e/lib/checks.sh
 skipped=0
-ok() {
-  passed=$((passed + 1))
-  echo "ok: $*"
-}
-not_ok() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
 skip() {
   skipped=$((skipped + 1))
   echo "skipped: $*"
@@ -98,15 +90,7 @@ trap 'exit 143' TERM
 [ -x "$build/nines" ] || { echo "chart_test: $build/nines is missing: build first" >&2; exit 1; }
 helm=$(e2e/helm/build.sh -q)
 # The machine's kubectl, or the one built from the control plane's Kubernetes release.
-if [ -z "${KUBECTL:-}" ]; then
-  if command -v kubectl >/dev/null; then
-    KUBECTL=kubectl
-  else
-    e2e/controlplane/build.sh --with-kubectl >&2
-    KUBECTL="$(e2e/controlplane/build.sh --print-dir)/kubectl"
-  fi
-fi
-k() { "$KUBECTL" "$@"; }
+find_kubectl
 # helm, without the note it prints for the CRD symlink (charts/nines/crds/ -> crds/).
 hm() {
   local rc=0
@@ -116,20 +100,6 @@ hm() {
 }
 # A YAML stream to JSON objects, offline (kubectl's own parser; it changes nothing).
 to_json() { "$KUBECTL" label --local -f - nines-chart-test- -o json; }
-# wait_for DESCRIPTION COMMAND...: polls for up to 90s.
-wait_for() {
-  local what=$1
-  shift
-  for _ in $(seq 180); do
-    if "$@" >/dev/null 2>&1; then
-      ok "$what"
-      return 0
-    fi
-    sleep 0.5
-  done
-  not_ok "$what (waited 90s)"
-  return 1
-}
 
 # =================================================================================================
 # Render: lint, template, schema, CRD, arguments
