@@ -34,16 +34,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/nines-crd-e2e.XXXXXX")
 own_control_plane=false
 ns=
 
-passed=0
-failed=0
-ok() {
-  passed=$((passed + 1))
-  echo "ok: $*"
-}
-not_ok() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
+# shellcheck source=e2e/lib/checks.sh
+source e2e/lib/checks.sh
 
 cleanup() {
   local rc=$?
@@ -63,15 +55,7 @@ trap 'exit 143' TERM
 
 # ---- A cluster ---------------------------------------------------------------------------------
 # The machine's kubectl, or the one built from the same Kubernetes release.
-if [ -z "${KUBECTL:-}" ]; then
-  if command -v kubectl >/dev/null; then
-    KUBECTL=kubectl
-  else
-    e2e/controlplane/build.sh --with-kubectl >&2
-    KUBECTL="$(e2e/controlplane/build.sh --print-dir)/kubectl"
-  fi
-fi
-k() { "$KUBECTL" "$@"; }
+find_kubectl
 crd=servicelevelobjectives.nines.dev
 if [ -n "${NINES_E2E_KUBECONFIG:-}" ]; then
   export KUBECONFIG=$NINES_E2E_KUBECONFIG

@@ -24,16 +24,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/nines-operator-e2e.XXXXXX")
 operator_pid=
 own_control_plane=false
 
-passed=0
-failed=0
-ok() {
-  passed=$((passed + 1))
-  echo "ok: $*"
-}
-not_ok() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
+# shellcheck source=e2e/lib/checks.sh
+source e2e/lib/checks.sh
 
 cleanup() {
   local rc=$?
@@ -64,15 +56,7 @@ else
   eval "$environment"
 fi
 # The machine's kubectl, or the one built from the same Kubernetes release.
-if [ -z "${KUBECTL:-}" ]; then
-  if command -v kubectl >/dev/null; then
-    KUBECTL=kubectl
-  else
-    e2e/controlplane/build.sh --with-kubectl >&2
-    KUBECTL="$(e2e/controlplane/build.sh --print-dir)/kubectl"
-  fi
-fi
-k() { "$KUBECTL" "$@"; }
+find_kubectl
 echo "operator_test: $(k version -o json | jq -r '"kubectl \(.clientVersion.gitVersion), server \(.serverVersion.gitVersion)"')"
 
 namespaces=$(grep -h '^  namespace:' examples/*.yaml | awk '{print $2}' | sort -u)
@@ -87,20 +71,6 @@ start_operator() {  # start_operator NAME: one replica, its log in $work/NAME.lo
 }
 relists() { curl -fsS "$metrics" | awk '$1 == "nines_watch_relists_total" { print $2 }'; }
 
-# wait_for DESCRIPTION COMMAND...: polls for up to 90s.
-wait_for() {
-  local what=$1
-  shift
-  for _ in $(seq 180); do
-    if "$@" >/dev/null 2>&1; then
-      ok "$what"
-      return 0
-    fi
-    sleep 0.5
-  done
-  not_ok "$what (waited 90s)"
-  return 1
-}
 
 ready_count() { k get slo -A -o json | jq '[.items[] | select(.status.conditions[]? | .type == "Ready" and .status == "True")] | length'; }
 all_ready() { [ "$(ready_count)" -eq "$1" ]; }

@@ -33,28 +33,22 @@ own_control_plane=false
 # shellcheck source=e2e/lib/services.sh
 source e2e/lib/services.sh
 
-passed=0
-failed=0
-ok() {
-  passed=$((passed + 1))
-  echo "ok: $*"
-}
-not_ok() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
+# shellcheck source=e2e/lib/checks.sh
+source e2e/lib/checks.sh
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  # A killed loop's wait says 143: not a failure of the cleanup, which must reach the end.
   for pid in $operator_pid $prometheus_pid "${pids[@]}"; do
-    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    { kill "$pid" && wait "$pid"; } 2>/dev/null || true
   done
   if [ "$rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
     echo "--- operator log tail:" >&2
     tail -n 40 "$work/operator.log" >&2 2>/dev/null || true
     echo "--- status history:" >&2
     tail -n 40 "$work/history" >&2 2>/dev/null || true
+    tail -n 10 "$work/history.err" >&2 2>/dev/null || true
     echo "--- prometheus log tail:" >&2
     tail -n 10 "$work/prometheus/prometheus.log" >&2 2>/dev/null || true
   fi
@@ -84,15 +78,7 @@ else
   environment=$(e2e/controlplane/controlplane.sh up --crds crds)
   eval "$environment"
 fi
-if [ -z "${KUBECTL:-}" ]; then
-  if command -v kubectl >/dev/null; then
-    KUBECTL=kubectl
-  else
-    e2e/controlplane/build.sh --with-kubectl >&2
-    KUBECTL="$(e2e/controlplane/build.sh --print-dir)/kubectl"
-  fi
-fi
-k() { "$KUBECTL" "$@"; }
+find_kubectl
 k apply --server-side -f crds/ >/dev/null
 k create namespace "$ns" --dry-run=client -o yaml | k apply -f - >/dev/null
 
@@ -156,35 +142,28 @@ alert_firing() {  # alert_firing ALERT SLO
     jq -e --arg a "$1" --arg s "$2" '[.data.alerts[] | select(.labels.alertname == $a and .labels.slo == $s and .state == "firing")] | length > 0' >/dev/null
 }
 
-# wait_for SECONDS DESCRIPTION COMMAND...: polls every 2s.
-wait_for() {
-  local seconds=$1 what=$2
-  shift 2
-  for _ in $(seq $((seconds / 2))); do
-    if "$@" >/dev/null 2>&1; then
-      ok "$what"
-      return 0
-    fi
-    sleep 2
-  done
-  not_ok "$what (waited ${seconds}s)"
-  return 1
+# The availability objective's state and budget, every 2s, to see the order they came in. Each
+# sample is bounded: one kubectl stuck on a dropped connection must not stop the record (a CI run
+# once saw it end at Burning while the objective was long Exhausted). A failed sample is kept as
+# "error", with kubectl's message in history.err.
+sample_state() {
+  local line
+  line=$(timeout 20 "$KUBECTL" --request-timeout=10s get slo -n "$ns" checkout-availability -o json \
+    2>>"$work/history.err" | jq -r '"\(.status.state // "-") \(.status.errorBudget.remaining // "-")"') ||
+    line="error -"
+  echo "$(date +%s) $line" >>"$work/history"
 }
-
-# The availability objective's state and budget, every 2s, to see the order they came in.
 (
   while true; do
-    line=$(slo_json checkout-availability 2>/dev/null |
-      jq -r '"\(.status.state // "-") \(.status.errorBudget.remaining // "-")"' 2>/dev/null) || true
-    [ -n "$line" ] && echo "$(date +%s) $line" >>"$work/history"
+    sample_state || true
     sleep 2
   done
 ) &
 pids+=($!)
 
 # ---- Healthy -----------------------------------------------------------------------------------
-wait_for 300 "checkout-availability Healthy" state_is checkout-availability Healthy
-wait_for 300 "checkout-latency Healthy" state_is checkout-latency Healthy
+wait_within 300 "checkout-availability Healthy" state_is checkout-availability Healthy
+wait_within 300 "checkout-latency Healthy" state_is checkout-latency Healthy
 b=$(budget checkout-availability)
 if awk -v b="$b" 'BEGIN { exit !(b >= 99) }'; then ok "budget near 100% ($b%)"; else not_ok "budget near 100%, not $b%"; fi
 condition_is checkout-availability FastBurn "False BurnRateBelowThreshold" &&
@@ -197,20 +176,30 @@ grep -q 'checkout-availability .*Healthy' "$work/get-healthy" && ok "kubectl get
   not_ok "kubectl get slo shows Healthy"
 
 # ---- Errors ------------------------------------------------------------------------------------
+# Enough healthy history first: 90,000 requests (three minutes at 500 a second) keep the 30-day SLI
+# above the objective for minutes after the errors start, while the page tier's 2m window sees only
+# them. Then the burn shows before the budget is gone.
+requests_seen() {
+  curl -fsS -G "$prom/api/v1/query" --data-urlencode 'query=sum(increase(http_requests_total{job="status-availability"}[30m]))' |
+    jq -e '(.data.result[0].value[1] // "0" | tonumber) >= 90000' >/dev/null
+}
+wait_within 600 "90,000 healthy requests in Prometheus" requests_seen
 control "$availability" "rate=5&error_ratio=0.05"
 control "$latency" "rate=5&latency_ms=185"
-wait_for 480 "SLOFastBurn fires in Prometheus" alert_firing SLOFastBurn checkout-availability
-wait_for 120 "FastBurn True" condition_is checkout-availability FastBurn "True BurnRateAboveThreshold"
-wait_for 60 "a FastBurn Event" has_event checkout-availability FastBurn
-wait_for 600 "checkout-availability Exhausted" state_is checkout-availability Exhausted
+wait_within 480 "SLOFastBurn fires in Prometheus" alert_firing SLOFastBurn checkout-availability
+wait_within 120 "FastBurn True" condition_is checkout-availability FastBurn "True BurnRateAboveThreshold"
+wait_within 60 "a FastBurn Event" has_event checkout-availability FastBurn
+wait_within 600 "checkout-availability Exhausted" state_is checkout-availability Exhausted
 condition_is checkout-availability BudgetExhausted "True BudgetSpent" &&
   ok "BudgetExhausted True" || not_ok "BudgetExhausted True: $(condition checkout-availability BudgetExhausted)"
-wait_for 60 "a BudgetExhausted Event" has_event checkout-availability BudgetExhausted
+wait_within 60 "a BudgetExhausted Event" has_event checkout-availability BudgetExhausted
 echo "--- kubectl get slo -o wide"
 k get slo -n "$ns" -o wide | tee "$work/get-exhausted"
 grep -q 'checkout-availability .*Exhausted' "$work/get-exhausted" && ok "kubectl get slo shows Exhausted" ||
   not_ok "kubectl get slo shows Exhausted"
-# The history: Healthy, then Burning with the budget falling, then Exhausted.
+# The history: Healthy, then Burning with the budget falling, then Exhausted (the last sample is
+# this moment's, taken here).
+sample_state
 if awk '
     $2 == "Healthy" && !burning { healthy = 1 }
     $2 == "Burning" && healthy { if (!burning) first = $3; burning = 1; last = $3 }
@@ -221,21 +210,21 @@ else
   not_ok "the state went Healthy, Burning (budget falling), Exhausted: $(awk '{print $2, $3}' "$work/history" | uniq | tr '\n' ';')"
 fi
 
-wait_for 480 "checkout-latency SlowBurn True" condition_is checkout-latency SlowBurn "True BurnRateAboveThreshold"
+wait_within 480 "checkout-latency SlowBurn True" condition_is checkout-latency SlowBurn "True BurnRateAboveThreshold"
 condition_is checkout-latency FastBurn "False" && ok "checkout-latency FastBurn stays False" ||
   not_ok "checkout-latency FastBurn stays False: $(condition checkout-latency FastBurn)"
 state_is checkout-latency Burning && ok "checkout-latency Burning" ||
   not_ok "checkout-latency Burning, not $(state checkout-latency)"
-wait_for 60 "a SlowBurn Event" has_event checkout-latency SlowBurn
+wait_within 60 "a SlowBurn Event" has_event checkout-latency SlowBurn
 
 # ---- Recovery ----------------------------------------------------------------------------------
 control "$availability" "error_ratio=0"
 control "$latency" "latency_ms=120"
-wait_for 360 "checkout-availability FastBurn clears" condition_is checkout-availability FastBurn "False"
-wait_for 360 "checkout-availability SlowBurn clears" condition_is checkout-availability SlowBurn "False"
-wait_for 60 "a FastBurnResolved Event" has_event checkout-availability FastBurnResolved
-wait_for 360 "checkout-latency SlowBurn clears" condition_is checkout-latency SlowBurn "False"
-wait_for 60 "checkout-latency Healthy again" state_is checkout-latency Healthy
+wait_within 360 "checkout-availability FastBurn clears" condition_is checkout-availability FastBurn "False"
+wait_within 360 "checkout-availability SlowBurn clears" condition_is checkout-availability SlowBurn "False"
+wait_within 60 "a FastBurnResolved Event" has_event checkout-availability FastBurnResolved
+wait_within 360 "checkout-latency SlowBurn clears" condition_is checkout-latency SlowBurn "False"
+wait_within 60 "checkout-latency Healthy again" state_is checkout-latency Healthy
 state_is checkout-availability Exhausted && ok "checkout-availability stays Exhausted: the spent budget stays spent" ||
   not_ok "checkout-availability stays Exhausted, not $(state checkout-availability)"
 [ "$(event_count checkout-availability FastBurn)" -eq 1 ] && ok "one FastBurn Event for one burn" ||
@@ -244,17 +233,17 @@ state_is checkout-availability Exhausted && ok "checkout-availability stays Exha
 # ---- Prometheus away, and back -----------------------------------------------------------------
 kill "$prometheus_pid" && wait "$prometheus_pid" 2>/dev/null || true
 prometheus_pid=
-wait_for 60 "Prometheus down: NoData" state_is checkout-latency NoData
+wait_within 60 "Prometheus down: NoData" state_is checkout-latency NoData
 condition_is checkout-latency FastBurn "Unknown PrometheusUnavailable" &&
   ok "the reason is in the conditions" || not_ok "the reason: $(condition checkout-latency FastBurn)"
 slo_json checkout-latency | jq -r '.status.conditions[] | select(.type == "FastBurn") | .message'
 k delete prometheusrule -n "$ns" checkout-latency >/dev/null
-wait_for 90 "rules still reconciled while Prometheus is down" k get prometheusrule -n "$ns" checkout-latency
+wait_within 90 "rules still reconciled while Prometheus is down" k get prometheusrule -n "$ns" checkout-latency
 condition_is checkout-latency Ready "True" && ok "still Ready" || not_ok "still Ready: $(condition checkout-latency Ready)"
 
 start_prometheus "$work/prometheus" "$prom_port" || { not_ok "Prometheus restarted"; exit 1; }
-wait_for 120 "Prometheus back: checkout-latency Healthy" state_is checkout-latency Healthy
-wait_for 120 "Prometheus back: checkout-availability Exhausted" state_is checkout-availability Exhausted
+wait_within 120 "Prometheus back: checkout-latency Healthy" state_is checkout-latency Healthy
+wait_within 120 "Prometheus back: checkout-availability Exhausted" state_is checkout-availability Exhausted
 kill -0 "$operator_pid" && ok "the operator never restarted" || not_ok "the operator never restarted"
 
 echo "--- kubectl get slo"

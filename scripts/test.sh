@@ -85,10 +85,15 @@ step "dashboard queries on Prometheus" tests/dashboards/query_test.sh
 step "operator end to end (kube-apiserver)" e2e/operator_test.sh
 # The CRD's schema and CEL rules against the same kube-apiserver, case by case beside `nines validate`.
 step "CRD end to end (kube-apiserver)" e2e/crd_test.sh
+# The error-budget status: a real Prometheus scraping two synthetic services whose errors and
+# latency the test sets, the operator writing budgets, burn conditions and Events (about 12 min).
+step "error-budget status end to end (kube-apiserver, Prometheus)" e2e/status_test.sh
 # The Helm chart: lint, template and schema, the image's build steps and libraries, Pod Security,
 # and RBAC: the operator as the chart's ServiceAccount, checked against the audit log. Builds helm
 # from its Go module once (e2e/helm/build.sh, cached in e2e/.cache/bin/).
 step "Helm chart end to end (kube-apiserver)" e2e/chart_test.sh
+# The README's first command, as a newcomer runs it, its output checked (about 5 min).
+step "demo (scripts/demo.sh)" e2e/demo_test.sh
 step "build (fuzz)" build build-fuzz -DNINES_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++
 fuzz() {
   local target=$1 corpus=$2

@@ -110,6 +110,11 @@ check_alive() {
   # process that is still there counts; one that exited has no exe (a zombie) or no pid.
   local pid
   pid="$(cat "$(pid_file "$1")" 2>/dev/null)" && [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" && return 0
+  if grep -q 'address already in use' "$run/logs/$1.log" 2>/dev/null; then
+    # Another process took a port between pick_port and the bind: start_all tries new ones.
+    log "$1 could not listen: $(grep -m 1 -o 'listen tcp [^ ]*: bind: address already in use' "$run/logs/$1.log" || true)"
+    exit "$port_taken"
+  fi
   echo "controlplane: error: $1 exited; the end of $run/logs/$1.log:" >&2
   grep -v 'FLAG: --' "$run/logs/$1.log" | tail -n 30 >&2 || true
   exit 1
@@ -125,15 +130,19 @@ port_in_use() {
   fi
 }
 
+# pick_port FILE: writes a port that nothing listens on and that this script has not picked before
+# into FILE. Not `$(free_port)`: the ports picked must be remembered in this shell, not in a
+# command substitution's, or two components can get the same one (the ports are all picked
+# before the first component binds, so port_in_use cannot see it).
 declare -A taken=()
-free_port() {
+pick_port() {
   local p i
   for ((i = 0; i < 200; i++)); do
     p=$((20000 + RANDOM % 12000))
     [[ -z ${taken[$p]:-} ]] || continue
     port_in_use "$p" && continue
     taken[$p]=1
-    echo "$p"
+    echo "$p" >"$1"
     return 0
   done
   die "no free port found on 127.0.0.1"
@@ -444,17 +453,46 @@ cmd_restart_apiserver() {
   wait_for "kube-apiserver on https://127.0.0.1:$(cat "$run/apiserver.port")" "etcd kube-apiserver" readyz
 }
 
+# The exit status of an attempt that lost a port to another process (EX_TEMPFAIL).
+port_taken=75
+
+# Free ports are chosen before the components bind them; on a shared machine another process can
+# take one meanwhile. Then the attempt's components are stopped and it starts again on new ports,
+# up to three times.
 start_all() {
-  local t0=$SECONDS etcd_port peer_port api_port kcm_port
+  local t0=$SECONDS attempt rc
   mkdir -p "$run"
-  etcd_port="$(free_port)" peer_port="$(free_port)" api_port="$(free_port)" kcm_port="$(free_port)"
-  echo "$etcd_port" >"$run/etcd.port"
-  echo "$api_port" >"$run/apiserver.port"
-  echo "$kcm_port" >"$run/controller-manager.port"
   gen_certs
-  write_kubeconfigs "$api_port"
   write_apiserver_args
-  local d="$run/pki"
+  for attempt in 1 2 3; do
+    pick_port "$run/etcd.port"
+    pick_port "$run/etcd-peer.port"
+    pick_port "$run/apiserver.port"
+    pick_port "$run/controller-manager.port"
+    write_kubeconfigs "$(cat "$run/apiserver.port")"
+    # A subshell, so that a lost port ends the attempt and not the script; errexit is set again
+    # inside because a subshell in a condition would run without it.
+    set +e
+    (
+      set -e
+      start_components
+    )
+    rc=$?
+    set -e
+    ((rc == 0)) && break
+    ((rc == port_taken && attempt < 3)) || exit "$rc"
+    log "attempt $attempt lost a port to another process: stopping it, new ports"
+    local c
+    for c in kube-controller-manager kube-apiserver etcd; do stop "$c"; done
+    rm -rf "$run/etcd"
+  done
+  log "up in $((SECONDS - t0))s; logs in $run/logs/"
+}
+
+start_components() {
+  local etcd_port peer_port api_port kcm_port d="$run/pki"
+  etcd_port="$(cat "$run/etcd.port")" peer_port="$(cat "$run/etcd-peer.port")"
+  api_port="$(cat "$run/apiserver.port")" kcm_port="$(cat "$run/controller-manager.port")"
 
   # etcd over plain HTTP on loopback: only the apiserver talks to it. No fsync:
   # the data is thrown away with the run folder, and tests go much faster.
@@ -493,7 +531,6 @@ start_all() {
   # The controllers are working once the service-account controller has made
   # the default namespace's service account.
   wait_for "controllers (serviceaccount default/default)" "etcd kube-apiserver kube-controller-manager" default_sa
-  log "up in $((SECONDS - t0))s; logs in $run/logs/"
 }
 
 cmd_env() {

@@ -9,6 +9,8 @@
 #   e2e/workload/prometheus_check.sh [PATH/TO/nines-workload]    default build/nines-workload
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=e2e/lib/services.sh
+source e2e/lib/services.sh
 workload_bin=${1:-build/nines-workload}
 settle_seconds=${SETTLE_SECONDS:-30}  # traffic before the first queries
 
@@ -40,7 +42,7 @@ fail() {
 }
 die() {
   fail "$*"
-  for log in "$work"/*.log; do
+  for log in "$work"/*.log "$work"/*/prometheus.log; do
     [ -f "$log" ] && { echo "--- $log"; tail -n 20 "$log"; }
   done
   exit 1
@@ -66,31 +68,13 @@ same() {
 
 # ---- The workload: port 0, so it picks a free port and says which ----
 
-"$workload_bin" --listen 127.0.0.1:0 --rate 50 --error-ratio 0.1 --latency-ms 120 --seed 1 \
-  >"$work/workload.log" 2>&1 &
-pids+=($!)
-workload=
-for _ in $(seq 50); do
-  workload=$(grep -o 'http://[0-9.:]*' "$work/workload.log" | head -n 1 || true)
-  [ -n "$workload" ] && break
-  sleep 0.1
-done
-[ -n "$workload" ] || die "nines-workload did not start"
+start_workload "$workload_bin" "$work/workload.log" --rate 50 --error-ratio 0.1 --latency-ms 120 \
+  --seed 1 || die "nines-workload did not start"
+pids+=("$workload_pid")
+workload=$workload_url
 control() { curl -fsS -X POST "$workload/control?$1" >/dev/null; }
 
 # ---- Two Prometheus servers ----
-
-free_port() {  # a port nothing answers on; Prometheus may still lose it to a race, hence retries
-  local port
-  for _ in $(seq 100); do
-    port=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
 
 cat >"$work/prometheus.yml" <<EOF
 global:
@@ -105,35 +89,19 @@ scrape_configs:
       - targets: ['${workload#http://}']
 EOF
 
-started=  # set by start_prometheus: the URL of the Prometheus it started
-start_prometheus() {  # start_prometheus NAME [FLAGS...]
-  local name=$1 port pid
+# Each in its own folder (its data, its log), on the same configuration.
+start_in() {  # start_in NAME [FLAGS...]: sets $prometheus_url
+  local name=$1
   shift
-  started=
-  for _ in 1 2 3; do
-    port=$(free_port) || return 1
-    prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data-$name" \
-      --web.listen-address="127.0.0.1:$port" "$@" >"$work/prometheus-$name.log" 2>&1 &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 100); do
-      if curl -fsS "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1; then
-        started=http://127.0.0.1:$port
-        return 0
-      fi
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  return 1
+  mkdir -p "$work/$name" && cp "$work/prometheus.yml" "$work/$name/" || return 1
+  start_prometheus "$work/$name" "" "$@" || return 1
+  pids+=("$prometheus_pid")
 }
-start_prometheus native --enable-feature=native-histograms ||
+start_in native --enable-feature=native-histograms ||
   die "Prometheus with native histograms did not start"
-native=$started
-start_prometheus text || die "Prometheus without native histograms did not start"
-text=$started
+native=$prometheus_url
+start_in text || die "Prometheus without native histograms did not start"
+text=$prometheus_url
 start=$SECONDS
 echo "workload $workload, Prometheus (native histograms) $native, Prometheus (text) $text"
 

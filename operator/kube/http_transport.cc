@@ -2,10 +2,8 @@
 
 #include <netdb.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -15,6 +13,7 @@
 
 #include "operator/base/http_url.h"
 #include "operator/base/sigpipe.h"
+#include "operator/base/tls_client.h"
 
 // Debian's libcpp-httplib is built with OpenSSL support; the define changes httplib's types, so
 // it must match here (see CMakeLists.txt).
@@ -45,73 +44,6 @@ void Cancellation::ClearHook() {
 }
 
 namespace {
-
-struct X509Deleter {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-struct KeyDeleter {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct BioDeleter {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Deleter>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, KeyDeleter>;
-using BioPtr = std::unique_ptr<BIO, BioDeleter>;
-
-BioPtr MemoryBio(const std::string& pem) {
-  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-}
-
-// Every certificate in a PEM bundle, in order.
-Result<std::vector<X509Ptr>> ParseCertificates(const std::string& pem, const std::string& what) {
-  BioPtr bio = MemoryBio(pem);
-  std::vector<X509Ptr> certs;
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-    certs.emplace_back(cert);
-  }
-  ERR_clear_error();  // the read that ended the loop left "no start line"
-  if (certs.empty()) return InvalidArgumentError(what + ": no PEM certificate found");
-  return certs;
-}
-
-Result<KeyPtr> ParsePrivateKey(const std::string& pem) {
-  BioPtr bio = MemoryBio(pem);
-  KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  ERR_clear_error();
-  if (!key) return InvalidArgumentError("client key: no PEM private key found");
-  return key;
-}
-
-// The trusted CAs, and the verification that trusts only them. httplib adds the system's default
-// roots to any certificate store it is given, so the store alone would also accept a server
-// certificate from any public CA; this callback verifies the chain against exactly these.
-class TrustedCas {
- public:
-  explicit TrustedCas(std::vector<X509Ptr> certs)
-      : certs_(std::move(certs)), stack_(sk_X509_new_null()) {
-    for (const X509Ptr& cert : certs_) sk_X509_push(stack_, cert.get());
-  }
-  TrustedCas(const TrustedCas&) = delete;
-  TrustedCas& operator=(const TrustedCas&) = delete;
-  ~TrustedCas() { sk_X509_free(stack_); }  // the certificates belong to certs_
-
-  // A new store holding the CAs, for SSLClient::set_ca_cert_store (which takes it over).
-  X509_STORE* NewStore() const {
-    X509_STORE* store = X509_STORE_new();
-    for (const X509Ptr& cert : certs_) X509_STORE_add_cert(store, cert.get());
-    return store;
-  }
-
-  static int Verify(X509_STORE_CTX* context, void* arg) {
-    X509_STORE_CTX_set0_trusted_stack(context, static_cast<TrustedCas*>(arg)->stack_);
-    return X509_verify_cert(context);
-  }
-
- private:
-  std::vector<X509Ptr> certs_;
-  STACK_OF(X509) * stack_;
-};
 
 // The numeric address of `host`: httplib's host-to-address map takes only addresses.
 Result<std::string> ResolveHost(const std::string& host) {
@@ -184,35 +116,25 @@ class HttplibTransport : public HttpTransport {
       // certificate check use it) and the name is mapped to the server's real address.
       const std::string& name =
           config_.tls_server_name.empty() ? address_.host : config_.tls_server_name;
-      std::unique_ptr<httplib::SSLClient> ssl;
+      TlsClientOptions tls{.host = name,
+                           .port = address_.port,
+                           .cas = cas_.get(),
+                           .insecure_skip_tls_verify = config_.insecure_skip_tls_verify};
+      std::vector<X509Ptr> chain;
+      KeyPtr key;
       if (!credentials.client_cert_pem.empty()) {
         auto certs = ParseCertificates(credentials.client_cert_pem, "client certificate");
         if (!certs.ok()) return certs.status();
-        auto key = ParsePrivateKey(credentials.client_key_pem);
-        if (!key.ok()) return key.status();
-        // The context takes its own references to the certificate and key.
-        ssl = std::make_unique<httplib::SSLClient>(name, address_.port, certs->front().get(),
-                                                   key->get());
-        if (!ssl->is_valid()) {
-          ERR_clear_error();
-          return InvalidArgumentError("client certificate and key cannot be used (do they match?)");
-        }
-        for (size_t i = 1; i < certs->size(); ++i) {
-          // Intermediates; SSL_CTX_add_extra_chain_cert takes ownership.
-          SSL_CTX_add_extra_chain_cert(ssl->ssl_context(), X509_dup((*certs)[i].get()));
-        }
-      } else {
-        ssl = std::make_unique<httplib::SSLClient>(name, address_.port);
+        auto parsed_key = ParsePrivateKey(credentials.client_key_pem, "client key");
+        if (!parsed_key.ok()) return parsed_key.status();
+        chain = std::move(*certs);
+        key = std::move(*parsed_key);
+        tls.client_chain = &chain;
+        tls.client_key = key.get();
       }
-      if (config_.insecure_skip_tls_verify) {
-        ssl->enable_server_certificate_verification(false);
-      } else {
-        ssl->enable_server_certificate_verification(true);
-        if (cas_) {
-          ssl->set_ca_cert_store(cas_->NewStore());
-          SSL_CTX_set_cert_verify_callback(ssl->ssl_context(), &TrustedCas::Verify, cas_.get());
-        }
-      }
+      auto tls_client = NewTlsClient(tls);
+      if (!tls_client.ok()) return tls_client.status();
+      std::unique_ptr<httplib::SSLClient> ssl = std::move(*tls_client);
       if (name != address_.host) {
         auto address = ResolveHost(address_.host);
         if (!address.ok()) return address.status();

@@ -1,12 +1,8 @@
 #include "operator/prometheus/query_client.h"
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 #include <cctype>
@@ -17,6 +13,7 @@
 
 #include "operator/base/http_url.h"
 #include "operator/base/sigpipe.h"
+#include "operator/base/tls_client.h"
 #include "operator/prometheus/query_response.h"
 #include "operator/prometheus/secret_file.h"
 
@@ -33,19 +30,6 @@ constexpr size_t kMaxResponseBytes = size_t{64} * 1024 * 1024;
 // Idle keep-alive connections kept for the next queries; a status loop runs a handful at a time.
 constexpr size_t kMaxIdleConnections = 4;
 
-struct X509Deleter {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-struct KeyDeleter {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct BioDeleter {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Deleter>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, KeyDeleter>;
-using BioPtr = std::unique_ptr<BIO, BioDeleter>;
-
 Result<std::string> ReadFile(const std::string& path, const std::string& setting) {
   std::ifstream stream(path, std::ios::binary);
   if (!stream) return InvalidArgumentError(setting + ": cannot read " + path);
@@ -54,63 +38,18 @@ Result<std::string> ReadFile(const std::string& path, const std::string& setting
   return text;
 }
 
-BioPtr MemoryBio(const std::string& pem) {
-  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-}
-
 // Every certificate in the PEM file at `path`, in order.
 Result<std::vector<X509Ptr>> ReadCertificates(const std::string& path, const std::string& setting) {
   auto pem = ReadFile(path, setting);
   if (!pem.ok()) return pem.status();
-  BioPtr bio = MemoryBio(*pem);
-  std::vector<X509Ptr> certs;
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-    certs.emplace_back(cert);
-  }
-  ERR_clear_error();  // the read that ended the loop left "no start line"
-  if (certs.empty()) return InvalidArgumentError(setting + ": no PEM certificate in " + path);
-  return certs;
+  return ParseCertificates(*pem, setting + " " + path);
 }
 
 Result<KeyPtr> ReadPrivateKey(const std::string& path, const std::string& setting) {
   auto pem = ReadFile(path, setting);
   if (!pem.ok()) return pem.status();
-  BioPtr bio = MemoryBio(*pem);
-  KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  ERR_clear_error();
-  if (!key) return InvalidArgumentError(setting + ": no (unencrypted) PEM private key in " + path);
-  return key;
+  return ParsePrivateKey(*pem, setting + " " + path);
 }
-
-// The trusted CAs, and the verification that trusts only them. httplib adds the system's default
-// roots to any certificate store it is given, so the store alone would also accept a server
-// certificate from any public CA; this callback verifies the chain against exactly these.
-class TrustedCas {
- public:
-  explicit TrustedCas(std::vector<X509Ptr> certs)
-      : certs_(std::move(certs)), stack_(sk_X509_new_null()) {
-    for (const X509Ptr& cert : certs_) sk_X509_push(stack_, cert.get());
-  }
-  TrustedCas(const TrustedCas&) = delete;
-  TrustedCas& operator=(const TrustedCas&) = delete;
-  ~TrustedCas() { sk_X509_free(stack_); }  // the certificates belong to certs_
-
-  // A new store holding the CAs, for SSLClient::set_ca_cert_store (which takes it over).
-  X509_STORE* NewStore() const {
-    X509_STORE* store = X509_STORE_new();
-    for (const X509Ptr& cert : certs_) X509_STORE_add_cert(store, cert.get());
-    return store;
-  }
-
-  static int Verify(X509_STORE_CTX* context, void* arg) {
-    X509_STORE_CTX_set0_trusted_stack(context, static_cast<TrustedCas*>(arg)->stack_);
-    return X509_verify_cert(context);
-  }
-
- private:
-  std::vector<X509Ptr> certs_;
-  STACK_OF(X509) * stack_;
-};
 
 // application/x-www-form-urlencoded, escaping all but RFC 3986's unreserved characters.
 std::string FormEscape(std::string_view text) {
@@ -358,34 +297,15 @@ class HttpQueryClient final : public QueryClient {
     if (!config_.url.https) {
       client = std::make_unique<httplib::ClientImpl>(config_.url.host, config_.url.port);
     } else {
-      std::unique_ptr<httplib::SSLClient> ssl;
-      if (config_.client_key) {
-        // The context takes its own references to the certificate and key.
-        ssl = std::make_unique<httplib::SSLClient>(config_.url.host, config_.url.port,
-                                                   config_.client_chain.front().get(),
-                                                   config_.client_key.get());
-        if (!ssl->is_valid()) {
-          ERR_clear_error();
-          return InternalError("cert_file and key_file: cannot set up TLS with them");
-        }
-        for (size_t i = 1; i < config_.client_chain.size(); ++i) {
-          // Intermediates; SSL_CTX_add_extra_chain_cert takes ownership.
-          SSL_CTX_add_extra_chain_cert(ssl->ssl_context(), X509_dup(config_.client_chain[i].get()));
-        }
-      } else {
-        ssl = std::make_unique<httplib::SSLClient>(config_.url.host, config_.url.port);
-      }
-      if (config_.insecure_skip_tls_verify) {
-        ssl->enable_server_certificate_verification(false);
-      } else {
-        ssl->enable_server_certificate_verification(true);
-        if (config_.cas) {
-          ssl->set_ca_cert_store(config_.cas->NewStore());
-          SSL_CTX_set_cert_verify_callback(ssl->ssl_context(), &TrustedCas::Verify,
-                                           config_.cas.get());
-        }
-      }
-      client = std::move(ssl);
+      auto ssl = NewTlsClient({.host = config_.url.host,
+                               .port = config_.url.port,
+                               .client_chain = &config_.client_chain,
+                               .client_key = config_.client_key.get(),
+                               .client_what = "cert_file and key_file",
+                               .cas = config_.cas.get(),
+                               .insecure_skip_tls_verify = config_.insecure_skip_tls_verify});
+      if (!ssl.ok()) return ssl.status();
+      client = std::move(*ssl);
     }
     client->set_connection_timeout(config_.timeout);
     client->set_read_timeout(config_.timeout);

@@ -17,6 +17,8 @@
 # wait is a bounded poll for a condition.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=e2e/lib/services.sh
+source e2e/lib/services.sh
 root=$(pwd)
 build=${NINES_BUILD:-$root/build}
 work=$(mktemp -d "${TMPDIR:-/tmp}/nines-dashboard-queries.XXXXXX")
@@ -91,22 +93,15 @@ echo "query_test: $dashboards dashboards, $(grep -c '^  - name:\|^- name:' "$wor
 
 # ---- Synthetic services and Prometheus --------------------------------------------------------
 
-start_workload() {  # start_workload NAME ERROR_RATIO -> sets $url_NAME
-  local name=$1 errors=$2 log="$work/workload-$1.log" url=
-  "$build/nines-workload" --listen 127.0.0.1:0 --rate 40 --error-ratio "$errors" --latency-ms 120 \
-    --seed 7 >"$log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 100); do
-    url=$(grep -o 'http://[0-9.:]*' "$log" | head -n 1 || true)
-    [ -n "$url" ] && break
-    sleep 0.1
-  done
-  [ -n "$url" ] || fail "nines-workload $name did not start: $(cat "$log")"
-  printf -v "url_$name" '%s' "$url"
+start_one() {  # start_one NAME ERROR_RATIO -> sets $url_NAME
+  start_workload "$build/nines-workload" "$work/workload-$1.log" --rate 40 --error-ratio "$2" \
+    --latency-ms 120 --seed 7 || fail "nines-workload $1 did not start: $(cat "$work/workload-$1.log")"
+  pids+=("$workload_pid")
+  printf -v "url_$1" '%s' "$workload_url"
 }
-start_workload busy 0.05
-start_workload steady 0
-start_workload flaky 0.06
+start_one busy 0.05
+start_one steady 0
+start_one flaky 0.06
 
 # The same service scraped as several jobs: each example's selector finds its job.
 scrape() {  # scrape JOB URL
@@ -120,40 +115,12 @@ scrape() {  # scrape JOB URL
   scrape flaky "$url_flaky"
 } >"$work/prometheus.yml"
 
-free_port() {
-  local port
-  for _ in $(seq 100); do
-    port=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
+# Native histograms: examples/latency-native.yaml reads one, served by the workload.
 prom=
-for _ in 1 2 3; do
-  port=$(free_port) || fail "no free port"
-  # Native histograms: examples/latency-native.yaml reads one, served by the workload.
-  prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
-    --web.listen-address="127.0.0.1:$port" --enable-feature=native-histograms \
-    >"$work/prometheus.log" 2>&1 &
-  prom_pid=$!
-  for _ in $(seq 150); do
-    if curl -fsS "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1; then
-      prom=http://127.0.0.1:$port
-      break
-    fi
-    kill -0 "$prom_pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if [ -n "$prom" ]; then
-    pids+=("$prom_pid")
-    break
-  fi
-  kill "$prom_pid" 2>/dev/null || true
-  wait "$prom_pid" 2>/dev/null || true
-done
+if start_prometheus "$work" "" --enable-feature=native-histograms; then
+  pids+=("$prometheus_pid")
+  prom=$prometheus_url
+fi
 [ -n "$prom" ] || fail "Prometheus did not start"
 started=$(date +%s)
 

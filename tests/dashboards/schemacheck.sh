@@ -38,25 +38,7 @@ if [[ $1 == --self-test ]]; then
   exec go test -p 2 ./...
 fi
 
-# The binary's name carries a hash of everything it is built from.
-hash="$(
-  cd "$mod"
-  for f in go.mod go.sum $(LC_ALL=C ls -- *.go); do
-    printf '== %s\n' "$f"
-    cat -- "$f"
-  done | sha256sum | cut -c1-16
-)"
-bindir="$repo/e2e/.cache/bin"
-bin="$bindir/schemacheck-$hash"
-if [[ ! -x $bin ]]; then
-  mkdir -p "$bindir"
-  tmp="$bin.tmp.$$"
-  trap 'rm -f "$tmp"' EXIT
-  echo "schemacheck.sh: building $bin" >&2
-  (cd "$mod" && go build -trimpath -buildvcs=false -p 2 -o "$tmp" .)
-  mv -f "$tmp" "$bin"
-  trap - EXIT
-  # Older builds are of sources that no longer exist.
-  find "$bindir" -maxdepth 1 -name 'schemacheck-*' ! -name "schemacheck-$hash" ! -name '*.tmp.*' -delete
-fi
+# shellcheck source=e2e/lib/go_tool.sh
+source "$repo/e2e/lib/go_tool.sh"
+bin="$(go_tool_binary schemacheck "$mod")" || die "cannot build the schemacheck runner from $mod"
 exec "$bin" --schemas "$schemas" "$@"

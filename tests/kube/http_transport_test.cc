@@ -81,30 +81,6 @@ TEST_F(HttpTransportTest, SendsMethodPathHeadersAndBody) {
   EXPECT_EQ(response->body, R"({"kind":"Status"})");
 }
 
-// A request with a body goes out as two writes (headers, then body). With Nagle's algorithm on,
-// the body waits for the ACK of the headers, which the server delays (about 40 ms on Linux)
-// because it has nothing to answer before the body: every write to the API server took 40 ms
-// longer than its work. The transport turns Nagle off (TCP_NODELAY); on loopback such a request
-// then takes well under a millisecond.
-TEST_F(HttpTransportTest, ABodyIsNotHeldBackByNagle) {
-  server_.Put("/api/v1/x", [](const httplib::Request&, httplib::Response& response) {
-    response.set_content("{}", "application/json");
-  });
-  auto transport = Transport();
-  ASSERT_TRUE(transport->Send({"PUT", "/api/v1/x", "application/json", "{}"}).ok());  // connect
-  constexpr int kRequests = 20;
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < kRequests; ++i) {
-    auto response = transport->Send({"PUT", "/api/v1/x", "application/json", R"({"a":1})"});
-    ASSERT_TRUE(response.ok()) << response.status().ToString();
-  }
-  const auto took = std::chrono::steady_clock::now() - start;
-  // 40 ms each with Nagle; a generous bound for a loaded machine without it.
-  EXPECT_LT(took, std::chrono::milliseconds(15 * kRequests))
-      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms for "
-      << kRequests << " requests";
-}
-
 TEST_F(HttpTransportTest, A401RereadsTheRotatedTokenAndTriesOnceMore) {
   std::atomic<int> calls = 0;
   server_.Get("/api", [&](const httplib::Request& request, httplib::Response& response) {
