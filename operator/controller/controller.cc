@@ -124,9 +124,9 @@ void Controller::Enqueue(const nlohmann::json& object, bool from_generated,
     auto flight = in_flight_.find(key);
     if (flight != in_flight_.end()) {
       // A write of this objective may not be remembered yet: held until its flight ends.
-      flight->second.held.push_back(
-          {resource, {{"name", metadata.value("name", "")},
-                      {"resourceVersion", metadata.value("resourceVersion", "")}}});
+      flight->second.held.push_back({resource,
+                                     {{"name", metadata.value("name", "")},
+                                      {"resourceVersion", metadata.value("resourceVersion", "")}}});
       return;
     }
     // Our own write coming back: the objective is as the reconciler (or the status loop) left it.

@@ -36,9 +36,8 @@ bool OwnWrites::IsEcho(const std::string& objective, const std::string& resource
   auto found = writes_.find(objective);
   if (found == writes_.end()) return false;
   auto written = found->second.find(key);
-  return written != found->second.end() &&
-         std::find(written->second.begin(), written->second.end(), version) !=
-             written->second.end();
+  return written != found->second.end() && std::find(written->second.begin(), written->second.end(),
+                                                     version) != written->second.end();
 }
 
 void OwnWrites::Forget(const std::string& objective) {

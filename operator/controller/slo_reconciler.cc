@@ -137,8 +137,7 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
     message = Truncate(message);
     if (!ready_is("False", "InvalidSpec", message))
       events_.Record(slo, EventType::kWarning, "InvalidSpec", message);
-    if (Status s = WriteReady(slo, false, "InvalidSpec", message, "Invalid");
-        !s.ok()) {
+    if (Status s = WriteReady(slo, false, "InvalidSpec", message, "Invalid"); !s.ok()) {
       return s;
     }
     return ReconcileOutcome::kInvalid;
@@ -173,8 +172,7 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
       if (!ready_is("False", "OwnershipConflict", message)) {
         events_.Record(slo, EventType::kWarning, "OwnershipConflict", message);
       }
-      if (Status s = WriteReady(slo, false, "OwnershipConflict", message, nullptr);
-          !s.ok()) {
+      if (Status s = WriteReady(slo, false, "OwnershipConflict", message, nullptr); !s.ok()) {
         return s;
       }
       return ReconcileOutcome::kOwnershipConflict;
@@ -231,6 +229,7 @@ Status SloReconciler::WriteReady(const Json& read, bool ready, const std::string
                                  const std::string& message, const char* state) {
   const std::string namespace_name = read["metadata"].value("namespace", "");
   const std::string name = read["metadata"].value("name", "");
+  const std::string key = namespace_name + "/" + name;
   Status last;
   for (int attempt = 0; attempt < kStatusWriteAttempts; ++attempt) {
     // First onto what this reconcile read; after a conflict (the status loop writes the same
@@ -269,7 +268,7 @@ Status SloReconciler::WriteReady(const Json& read, bool ready, const std::string
     Result<Json> written = client_.UpdateStatus(SloResource(), namespace_name, slo);
     if (written.ok()) {
       if (options_.own_writes != nullptr) {
-        options_.own_writes->Remember(namespace_name + "/" + name, SloResource().plural, *written);
+        options_.own_writes->Remember(key, SloResource().plural, *written);
       }
       return Status::Ok();
     }

@@ -126,6 +126,7 @@ Status StatusLoop::Write(Json slo, const BudgetStatus& budget, StatusCycle& cycl
 Status StatusLoop::WriteOnce(Json slo, const BudgetStatus& budget, StatusCycle& cycle) {
   const std::string ns = slo["metadata"].value("namespace", "");
   const std::string name = slo["metadata"].value("name", "");
+  const std::string key = ns + "/" + name;
   Status last;
   for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
     Json status = slo.value("status", Json::object());
@@ -140,7 +141,7 @@ Status StatusLoop::WriteOnce(Json slo, const BudgetStatus& budget, StatusCycle& 
     if (written.ok()) {
       ++cycle.writes;
       if (options_.own_writes != nullptr) {
-        options_.own_writes->Remember(ns + "/" + name, SloResource().plural, *written);
+        options_.own_writes->Remember(key, SloResource().plural, *written);
       }
       for (const BudgetTransition& t : transitions) {
         events_.Record(slo, t.type, t.reason, t.note);

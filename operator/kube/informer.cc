@@ -15,7 +15,9 @@ Informer::Entry Informer::Encode(const nlohmann::json& object) {
   return {metadata.value("resourceVersion", ""), nlohmann::json::to_cbor(object)};
 }
 
-nlohmann::json Informer::Decode(const Entry& entry) { return nlohmann::json::from_cbor(entry.cbor); }
+nlohmann::json Informer::Decode(const Entry& entry) {
+  return nlohmann::json::from_cbor(entry.cbor);
+}
 
 Informer::Key Informer::KeyOf(const nlohmann::json& object) {
   const nlohmann::json& metadata = object.value("metadata", nlohmann::json::object());

@@ -110,7 +110,7 @@ class Informer {
   std::atomic<int64_t> relists_{0};
 
   mutable std::mutex mu_;
-  std::map<Key, Entry> cache_;           // guarded by mu_
+  std::map<Key, Entry> cache_;            // guarded by mu_
   Cancellation* active_watch_ = nullptr;  // guarded by mu_
   std::condition_variable wake_;          // for Backoff, with mu_
 

@@ -81,8 +81,7 @@ Result<HttpResponse> CountingTransport::Send(const HttpRequest& request) {
 }
 
 Result<HttpResponse> CountingTransport::Stream(const HttpRequest& request,
-                                               const ChunkHandler& on_chunk,
-                                               Cancellation* cancel) {
+                                               const ChunkHandler& on_chunk, Cancellation* cancel) {
   Result<HttpResponse> response = inner_->Stream(request, on_chunk, cancel);
   Count(request, true, response);
   return response;

@@ -292,7 +292,8 @@ TEST(BudgetStatusTest, QueriesAreFixedWhateverTheNumberOfObjectives) {
                      "max by (slo_namespace, slo) (slo:events:rate5m)",
                      "max by (slo_namespace, slo, window) (nines:slo_events:count)"}));
   const auto some = StatusQueries({"shop", "identity"});
-  EXPECT_EQ(some[1], "max by (slo_namespace, slo) (slo:sli:ratio{slo_namespace=~\"shop|identity\"})");
+  EXPECT_EQ(some[1],
+            "max by (slo_namespace, slo) (slo:sli:ratio{slo_namespace=~\"shop|identity\"})");
 }
 
 TEST(BudgetStatusTest, GroupSeriesMatchesSamplesToObjectivesAndDropsNonNumbers) {

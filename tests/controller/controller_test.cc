@@ -43,7 +43,8 @@ class ControllerTest : public ::testing::Test {
   void Start() {
     controller_ = std::make_unique<Controller>(client_, options_);
     thread_ = std::thread([this] { controller_->Run(); });
-    for (int i = 0; i < 1000 && !controller_->Synced(); ++i) std::this_thread::sleep_for(milliseconds(10));
+    for (int i = 0; i < 1000 && !controller_->Synced(); ++i)
+      std::this_thread::sleep_for(milliseconds(10));
     ASSERT_TRUE(controller_->Synced());
     ASSERT_TRUE(server_->WaitForOpenWatches(3));
   }

@@ -16,8 +16,7 @@ TEST(OwnWritesTest, AnEventIsAnEchoOnlyAtTheVersionWeWrote) {
   writes.Remember("shop/checkout", "prometheusrules", Object("checkout", "10"));
   writes.Remember("shop/checkout", "configmaps", Object("checkout-slo-dashboard", "11"));
   EXPECT_TRUE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "10")));
-  EXPECT_TRUE(
-      writes.IsEcho("shop/checkout", "configmaps", Object("checkout-slo-dashboard", "11")));
+  EXPECT_TRUE(writes.IsEcho("shop/checkout", "configmaps", Object("checkout-slo-dashboard", "11")));
   EXPECT_FALSE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "12")))
       << "somebody else's change";
   EXPECT_FALSE(writes.IsEcho("shop/checkout", "configmaps", Object("checkout", "10")))

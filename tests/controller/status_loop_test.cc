@@ -103,9 +103,11 @@ class StatusLoopTest : public ::testing::Test {
 
   StatusCycle Cycle() {
     StatusLoop loop(
-        client_, prometheus_, [this](const StatusLoop::ObjectiveVisitor& visit) {
+        client_, prometheus_,
+        [this](const StatusLoop::ObjectiveVisitor& visit) {
           for (const Json& slo : ListAll()) visit(slo);
-        }, options_);
+        },
+        options_);
     return loop.RunOnce();
   }
 
@@ -278,9 +280,11 @@ TEST_F(StatusLoopTest, StopEndsRunPromptly) {
   AddReady("checkout");
   options_.interval = std::chrono::hours(1);
   StatusLoop loop(
-      client_, prometheus_, [this](const StatusLoop::ObjectiveVisitor& visit) {
-          for (const Json& slo : ListAll()) visit(slo);
-        }, options_);
+      client_, prometheus_,
+      [this](const StatusLoop::ObjectiveVisitor& visit) {
+        for (const Json& slo : ListAll()) visit(slo);
+      },
+      options_);
   int cycles = 0;
   std::thread runner([&] { loop.Run([&](const StatusCycle&) { ++cycles; }); });
   while (prometheus_.queries < 6) std::this_thread::yield();

@@ -190,8 +190,13 @@ TEST_F(InformerTest, TheCacheGivesBackExactlyWhatTheServerSent) {
               {"kind", "ServiceLevelObjective"},
               {"metadata", {{"name", "n"}, {"namespace", "shop"}}},
               {"spec",
-               {{"int", 53}, {"negative", -7}, {"float", 0.1}, {"big", 1e300},
-                {"whole_float", 2.0}, {"flag", true}, {"none", nullptr},
+               {{"int", 53},
+                {"negative", -7},
+                {"float", 0.1},
+                {"big", 1e300},
+                {"whole_float", 2.0},
+                {"flag", true},
+                {"none", nullptr},
                 {"list", {1, "two", 3.5}}}}};
   ASSERT_TRUE(client_.Create(slos, "shop", slo).ok());
   std::optional<Json> cached;

@@ -34,10 +34,10 @@ TEST(ClassifyRequestTest, VerbsAsTheApiServerNamesThem) {
             "LIST");
   EXPECT_EQ(Classify("GET", slos + "?watch=1&resourceVersion=5").verb, "WATCH");
   EXPECT_EQ(Classify("GET", slos, "", /*stream=*/true).verb, "WATCH");
-  EXPECT_EQ(Classify("PATCH", slos + "/x?fieldManager=nines&force=true",
-                     "application/apply-patch+yaml")
-                .verb,
-            "APPLY");
+  EXPECT_EQ(
+      Classify("PATCH", slos + "/x?fieldManager=nines&force=true", "application/apply-patch+yaml")
+          .verb,
+      "APPLY");
   EXPECT_EQ(Classify("PATCH", slos + "/x", "application/merge-patch+json").verb, "PATCH");
   EXPECT_EQ(Classify("PUT", slos + "/x/status").verb, "PUT");
   EXPECT_EQ(Classify("POST", "/apis/events.k8s.io/v1/namespaces/shop/events").verb, "POST");
@@ -45,8 +45,9 @@ TEST(ClassifyRequestTest, VerbsAsTheApiServerNamesThem) {
 }
 
 TEST(ClassifyRequestTest, ResourcesWithSubresourcesAndScopes) {
-  EXPECT_EQ(Classify("PUT", "/apis/nines.dev/v1alpha1/namespaces/shop/servicelevelobjectives/"
-                            "checkout/status")
+  EXPECT_EQ(Classify("PUT",
+                     "/apis/nines.dev/v1alpha1/namespaces/shop/servicelevelobjectives/"
+                     "checkout/status")
                 .resource,
             "servicelevelobjectives/status");
   EXPECT_EQ(Classify("GET", "/api/v1/namespaces/shop/configmaps/x-slo-dashboard").resource,
