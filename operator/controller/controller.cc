@@ -7,10 +7,11 @@ namespace nines::controller {
 namespace {
 
 // What the caches keep. Of an objective: all but managedFields and kubectl's copy of the last
-// applied object, which the reconciler and the status loop never read (the status loop writes
-// through the status subresource, which ignores metadata). Of a generated object: the metadata
-// that leads to its objective; a change to the rest shows as a new resourceVersion, which is all
-// the controller needs to reconcile the objective again.
+// applied object, which the reconciler and the status loop never read (both write through the
+// status subresource, which ignores metadata). Of a generated object: the metadata that leads to
+// its objective and says whose it is; a change to the rest shows as a new resourceVersion, which
+// is all the controller needs to reconcile the objective again, or to know that our last apply
+// of it still stands (OwnWrites::AppliedUnchanged).
 void TrimObjective(nlohmann::json& object) {
   if (!object.is_object() || !object.contains("metadata")) return;
   nlohmann::json& metadata = object["metadata"];
@@ -25,7 +26,8 @@ void KeepMetadataOnly(nlohmann::json& object) {
   if (!object.is_object() || !object.contains("metadata")) return;
   nlohmann::json kept = nlohmann::json::object();
   const nlohmann::json& metadata = object["metadata"];
-  for (const char* key : {"name", "namespace", "uid", "resourceVersion", "labels"}) {
+  for (const char* key :
+       {"name", "namespace", "uid", "resourceVersion", "labels", "ownerReferences"}) {
     if (metadata.contains(key)) kept[key] = metadata[key];
   }
   object = {{"metadata", std::move(kept)}};
@@ -35,17 +37,31 @@ std::string KeyOf(const std::string& namespace_name, const std::string& name) {
   return namespace_name + "/" + name;
 }
 
-ControllerOptions WithOwnWrites(ControllerOptions options, OwnWrites* own_writes) {
-  options.reconciler.own_writes = own_writes;
-  options.status.own_writes = own_writes;
+}  // namespace
+
+ControllerOptions Controller::WithHooks(ControllerOptions options) {
+  options.reconciler.own_writes = &own_writes_;
+  options.status.own_writes = &own_writes_;
+  // Called by workers only, once the informers exist.
+  options.reconciler.cached = [this](const kube::ResourceType& type, const std::string& ns,
+                                     const std::string& name) { return Cached(type, ns, name); };
   return options;
 }
 
-}  // namespace
+std::optional<nlohmann::json> Controller::Cached(const kube::ResourceType& type,
+                                                 const std::string& namespace_name,
+                                                 const std::string& name) const {
+  for (const Cache& cache : caches_) {
+    if (cache.plural != type.plural) continue;
+    if (!cache.namespace_name.empty() && cache.namespace_name != namespace_name) continue;
+    return cache.informer->Get(namespace_name, name);
+  }
+  return std::nullopt;
+}
 
 Controller::Controller(kube::Client& client, ControllerOptions options)
     : client_(client),
-      options_(WithOwnWrites(std::move(options), &own_writes_)),
+      options_(WithHooks(std::move(options))),
       reconciler_(client, options_.reconciler),
       queue_(options_.queue) {
   std::vector<std::string> namespaces = options_.namespaces;
@@ -87,6 +103,7 @@ Controller::Controller(kube::Client& client, ControllerOptions options)
           RecordState(object, deleted);
           Enqueue(object, false, SloResource().plural, deleted);
         }));
+    caches_.push_back({SloResource().plural, ns, slo_informers_.back().get()});
     for (const kube::ResourceType& type : generated_types) {
       generated_informers_.push_back(std::make_unique<kube::Informer>(
           client_,
@@ -99,6 +116,7 @@ Controller::Controller(kube::Client& client, ControllerOptions options)
           [this, plural = type.plural](const nlohmann::json& object, bool deleted) {
             Enqueue(object, true, plural, deleted);
           }));
+      caches_.push_back({type.plural, ns, generated_informers_.back().get()});
     }
   }
 }

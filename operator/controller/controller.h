@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -88,6 +89,11 @@ class Controller {
   bool EndFlight(const std::string& key);
   void RecordState(const nlohmann::json& object, bool deleted);
   void Work();
+  // The reconciler's view of the caches (ReconcilerOptions::cached).
+  std::optional<nlohmann::json> Cached(const kube::ResourceType& type,
+                                       const std::string& namespace_name,
+                                       const std::string& name) const;
+  ControllerOptions WithHooks(ControllerOptions options);
 
   kube::Client& client_;
   OwnWrites own_writes_;  // before options_, which points at it
@@ -106,6 +112,14 @@ class Controller {
   WorkQueue queue_;
   std::vector<std::unique_ptr<kube::Informer>> slo_informers_;
   std::vector<std::unique_ptr<kube::Informer>> generated_informers_;
+  // Every informer by the plural it watches and its namespace ("" for all); set in the
+  // constructor, read only afterwards.
+  struct Cache {
+    std::string plural;
+    std::string namespace_name;
+    const kube::Informer* informer;
+  };
+  std::vector<Cache> caches_;
   std::unique_ptr<StatusLoop> status_loop_;
   std::atomic<bool> stopped_{false};
 };

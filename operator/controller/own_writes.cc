@@ -40,9 +40,45 @@ bool OwnWrites::IsEcho(const std::string& objective, const std::string& resource
                                                      version) != written->second.end();
 }
 
+void OwnWrites::RememberApply(const std::string& objective, const std::string& resource,
+                              const nlohmann::json& written, size_t fingerprint) {
+  Remember(objective, resource, written);
+  const std::string name = Metadata(written, "name");
+  const std::string version = Metadata(written, "resourceVersion");
+  if (name.empty() || version.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  applied_[objective][resource + "/" + name] = {version, fingerprint};
+}
+
+bool OwnWrites::AppliedUnchanged(const std::string& objective, const std::string& resource,
+                                 const nlohmann::json& cached, size_t fingerprint) const {
+  const std::string version = Metadata(cached, "resourceVersion");
+  if (version.empty()) return false;
+  const std::string key = resource + "/" + Metadata(cached, "name");
+  std::lock_guard<std::mutex> lock(mu_);
+  auto found = applied_.find(objective);
+  if (found == applied_.end()) return false;
+  auto applied = found->second.find(key);
+  return applied != found->second.end() && applied->second.resource_version == version &&
+         applied->second.fingerprint == fingerprint;
+}
+
+bool OwnWrites::CacheCaughtUp(const std::string& objective, const std::string& resource,
+                              const nlohmann::json& cached) const {
+  const std::string key = resource + "/" + Metadata(cached, "name");
+  const std::string version = Metadata(cached, "resourceVersion");
+  std::lock_guard<std::mutex> lock(mu_);
+  auto found = writes_.find(objective);
+  if (found == writes_.end()) return true;
+  auto written = found->second.find(key);
+  if (written == found->second.end() || written->second.empty()) return true;
+  return written->second.back() == version;
+}
+
 void OwnWrites::Forget(const std::string& objective) {
   std::lock_guard<std::mutex> lock(mu_);
   writes_.erase(objective);
+  applied_.erase(objective);
 }
 
 size_t OwnWrites::Objectives() const {

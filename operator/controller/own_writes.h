@@ -32,6 +32,21 @@ class OwnWrites {
   // Whether `object`, as a watch event carries it, is what one of our last writes of it left.
   bool IsEcho(const std::string& objective, const std::string& resource,
               const nlohmann::json& object) const;
+  // An apply of a generated object: `written` as the server answered, `fingerprint` a hash of the
+  // object as rendered and sent. Also remembered as a write (IsEcho).
+  void RememberApply(const std::string& objective, const std::string& resource,
+                     const nlohmann::json& written, size_t fingerprint);
+  // Whether applying what hashes to `fingerprint` would change nothing: our last apply of that
+  // object sent the same, and `cached` (the object as the watch last showed it) still has the
+  // resourceVersion that apply left, so nobody has changed it since. A revisit of an unchanged
+  // objective then sends no request.
+  bool AppliedUnchanged(const std::string& objective, const std::string& resource,
+                        const nlohmann::json& cached, size_t fingerprint) const;
+  // Whether `cached` (an object as the watch last showed it) is at least as new as our last write
+  // of it: it is at the version that write left, or none of its writes is remembered. A cache
+  // behind our own write would show the reconciler an older status than the one it wrote.
+  bool CacheCaughtUp(const std::string& objective, const std::string& resource,
+                     const nlohmann::json& cached) const;
   // The objective is gone: forget it and what was generated for it.
   void Forget(const std::string& objective);
   size_t Objectives() const;
@@ -41,6 +56,12 @@ class OwnWrites {
   static constexpr size_t kKept = 3;  // writes remembered per object
   // objective -> "resource/name" -> its last resourceVersions, oldest first; guarded by mu_
   std::unordered_map<std::string, std::map<std::string, std::vector<std::string>>> writes_;
+  struct Applied {
+    std::string resource_version;
+    size_t fingerprint = 0;
+  };
+  // objective -> "resource/name" -> what our last apply of it sent and left; guarded by mu_
+  std::unordered_map<std::string, std::map<std::string, Applied>> applied_;
 };
 
 }  // namespace nines::controller

@@ -1,6 +1,7 @@
 #include "operator/controller/slo_reconciler.h"
 
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 #include "operator/api/slo_spec.h"
@@ -102,7 +103,7 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
     stale_carrier_checked_.erase(key);
     return ReconcileOutcome::kGone;
   };
-  Result<Json> got = client_.Get(SloResource(), namespace_name, name);
+  Result<Json> got = ReadObjective(namespace_name, name, key);
   if (!got.ok()) {
     if (got.status().code() == StatusCode::kNotFound) return gone();
     return got.status();
@@ -160,8 +161,15 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
 
   // Ownership: an object of the same name that this objective does not control is somebody
   // else's, and stays byte for byte as it is.
-  for (const Desired& d : desired) {
+  for (Desired& d : desired) {
     const std::string object_name = d.object["metadata"]["name"];
+    if (options_.cached) {
+      // Ours by the cache: no need to ask. Anything else (not cached: absent, or not labelled as
+      // ours; cached but controlled by another) is asked for.
+      d.cached = options_.cached(d.type, namespace_name, object_name);
+      if (d.cached && ControlledBy(*d.cached, uid)) continue;
+      d.cached.reset();
+    }
     Result<Json> current = client_.Get(d.type, namespace_name, object_name);
     if (current.ok()) {
       if (ControlledBy(*current, uid)) continue;
@@ -181,6 +189,11 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
   }
 
   for (const Desired& d : desired) {
+    const size_t fingerprint = std::hash<std::string>{}(d.object.dump());
+    if (d.cached && options_.own_writes != nullptr &&
+        options_.own_writes->AppliedUnchanged(key, d.type.plural, *d.cached, fingerprint)) {
+      continue;  // as our last apply left it, and it would send the same
+    }
     if (!options_.may_write()) return NotLeader();
     Result<Json> applied = client_.Apply(d.type, namespace_name, d.object, "", kFieldManager);
     if (!applied.ok()) {
@@ -188,7 +201,9 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
                     "applying " + Describe(d.kind, namespace_name, d.object["metadata"]["name"]) +
                         ": " + applied.status().message());
     }
-    if (options_.own_writes != nullptr) options_.own_writes->Remember(key, d.type.plural, *applied);
+    if (options_.own_writes != nullptr) {
+      options_.own_writes->RememberApply(key, d.type.plural, *applied, fingerprint);
+    }
   }
 
   // A dashboard carrier of the kind no longer configured (the mode changed): ours, so removed.
@@ -223,6 +238,18 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
     return s;
   }
   return ReconcileOutcome::kApplied;
+}
+
+Result<Json> SloReconciler::ReadObjective(const std::string& namespace_name,
+                                          const std::string& name, const std::string& key) {
+  if (options_.cached) {
+    std::optional<Json> cached = options_.cached(SloResource(), namespace_name, name);
+    if (cached && (options_.own_writes == nullptr ||
+                   options_.own_writes->CacheCaughtUp(key, SloResource().plural, *cached))) {
+      return std::move(*cached);
+    }
+  }
+  return client_.Get(SloResource(), namespace_name, name);
 }
 
 Status SloReconciler::WriteReady(const Json& read, bool ready, const std::string& reason,

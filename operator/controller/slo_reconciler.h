@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "operator/api/resource_parser.h"
@@ -55,6 +56,16 @@ struct ReconcilerOptions {
   // Where every write's resourceVersion is remembered, so that the controller can tell the watch
   // events of our own writes from changes (none: nothing is remembered).
   OwnWrites* own_writes = nullptr;
+  // The controller's informer caches, when it has them: an object of `type` as the watch last
+  // showed it (an objective whole but for managedFields; a generated object's metadata, with its
+  // ownerReferences), or nullopt when it is not cached. With them and `own_writes`, a reconcile
+  // reads from the cache what the cache knows (the objective, when the cache has caught up with
+  // our last write of it; the ownership of generated objects that are ours) and applies only what
+  // changed: a revisit of an unchanged objective sends no request. Absent: everything is read
+  // from the API server and every object applied.
+  std::function<std::optional<nlohmann::json>(
+      const kube::ResourceType& type, const std::string& namespace_name, const std::string& name)>
+      cached;
 };
 
 // What one reconcile did, for logs and metrics.
@@ -80,7 +91,12 @@ class SloReconciler {
     kube::ResourceType type;
     std::string kind;
     nlohmann::json object;
+    std::optional<nlohmann::json> cached;  // set when the cache shows it ours
   };
+
+  // The objective: from the cache when it has caught up with our last write of it, else a GET.
+  Result<nlohmann::json> ReadObjective(const std::string& namespace_name, const std::string& name,
+                                       const std::string& key);
 
   // The Ready condition and, while the objective has no budget state yet, `state`; written only
   // when they changed, first onto `read` (the objective as this reconcile read it), re-read and

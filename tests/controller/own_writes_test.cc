@@ -46,5 +46,44 @@ TEST(OwnWritesTest, AnEventIsAnEchoOnlyAtTheVersionWeWrote) {
   EXPECT_FALSE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "13")));
 }
 
+TEST(OwnWritesTest, AnApplyIsUnchangedOnlyAtItsVersionAndWithTheSameContent) {
+  OwnWrites writes;
+  EXPECT_FALSE(
+      writes.AppliedUnchanged("shop/checkout", "prometheusrules", Object("checkout", "10"), 42))
+      << "never applied (a restarted operator applies once)";
+  writes.RememberApply("shop/checkout", "prometheusrules", Object("checkout", "10"), 42);
+  EXPECT_TRUE(writes.IsEcho("shop/checkout", "prometheusrules", Object("checkout", "10")));
+  EXPECT_TRUE(
+      writes.AppliedUnchanged("shop/checkout", "prometheusrules", Object("checkout", "10"), 42));
+  EXPECT_FALSE(
+      writes.AppliedUnchanged("shop/checkout", "prometheusrules", Object("checkout", "10"), 43))
+      << "the objective changed what would be applied";
+  EXPECT_FALSE(
+      writes.AppliedUnchanged("shop/checkout", "prometheusrules", Object("checkout", "11"), 42))
+      << "somebody changed it since";
+  EXPECT_FALSE(
+      writes.AppliedUnchanged("shop/checkout", "configmaps", Object("checkout", "10"), 42));
+  writes.Forget("shop/checkout");
+  EXPECT_FALSE(
+      writes.AppliedUnchanged("shop/checkout", "prometheusrules", Object("checkout", "10"), 42));
+}
+
+TEST(OwnWritesTest, TheCacheHasCaughtUpWhenItShowsOurLastWrite) {
+  OwnWrites writes;
+  EXPECT_TRUE(
+      writes.CacheCaughtUp("shop/checkout", "servicelevelobjectives", Object("checkout", "5")))
+      << "nothing written: the cache is all there is to know";
+  writes.Remember("shop/checkout", "servicelevelobjectives", Object("checkout", "7"));
+  writes.Remember("shop/checkout", "servicelevelobjectives", Object("checkout", "9"));
+  EXPECT_TRUE(
+      writes.CacheCaughtUp("shop/checkout", "servicelevelobjectives", Object("checkout", "9")));
+  EXPECT_FALSE(
+      writes.CacheCaughtUp("shop/checkout", "servicelevelobjectives", Object("checkout", "7")))
+      << "our last write's echo has not arrived";
+  EXPECT_FALSE(
+      writes.CacheCaughtUp("shop/checkout", "servicelevelobjectives", Object("checkout", "12")))
+      << "somebody wrote since: ask the API server";
+}
+
 }  // namespace
 }  // namespace nines::controller
