@@ -69,9 +69,9 @@ bool OwnWrites::CacheCaughtUp(const std::string& objective, const std::string& r
   const std::string version = Metadata(cached, "resourceVersion");
   std::lock_guard<std::mutex> lock(mu_);
   auto found = writes_.find(objective);
-  if (found == writes_.end()) return true;
+  if (found == writes_.end()) return false;
   auto written = found->second.find(key);
-  if (written == found->second.end() || written->second.empty()) return true;
+  if (written == found->second.end() || written->second.empty()) return false;
   return written->second.back() == version;
 }
 

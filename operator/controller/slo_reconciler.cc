@@ -244,8 +244,8 @@ Result<Json> SloReconciler::ReadObjective(const std::string& namespace_name,
                                           const std::string& name, const std::string& key) {
   if (options_.cached) {
     std::optional<Json> cached = options_.cached(SloResource(), namespace_name, name);
-    if (cached && (options_.own_writes == nullptr ||
-                   options_.own_writes->CacheCaughtUp(key, SloResource().plural, *cached))) {
+    if (cached && options_.own_writes != nullptr &&
+        options_.own_writes->CacheCaughtUp(key, SloResource().plural, *cached)) {
       return std::move(*cached);
     }
   }

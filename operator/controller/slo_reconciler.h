@@ -59,10 +59,10 @@ struct ReconcilerOptions {
   // The controller's informer caches, when it has them: an object of `type` as the watch last
   // showed it (an objective whole but for managedFields; a generated object's metadata, with its
   // ownerReferences), or nullopt when it is not cached. With them and `own_writes`, a reconcile
-  // reads from the cache what the cache knows (the objective, when the cache has caught up with
-  // our last write of it; the ownership of generated objects that are ours) and applies only what
-  // changed: a revisit of an unchanged objective sends no request. Absent: everything is read
-  // from the API server and every object applied.
+  // reads from the cache what the cache knows (the objective, when the cache shows our last write
+  // of it; the ownership of generated objects that are ours) and applies only what changed: a
+  // revisit of an unchanged objective sends no request. Absent: everything is read from the API
+  // server and every object applied.
   std::function<std::optional<nlohmann::json>(
       const kube::ResourceType& type, const std::string& namespace_name, const std::string& name)>
       cached;
@@ -94,7 +94,7 @@ class SloReconciler {
     std::optional<nlohmann::json> cached;  // set when the cache shows it ours
   };
 
-  // The objective: from the cache when it has caught up with our last write of it, else a GET.
+  // The objective: from the cache when it shows our last write of it, else a GET.
   Result<nlohmann::json> ReadObjective(const std::string& namespace_name, const std::string& name,
                                        const std::string& key);
 
