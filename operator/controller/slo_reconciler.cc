@@ -241,14 +241,11 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
 }
 
 Result<Json> SloReconciler::ReadObjective(const std::string& namespace_name,
-                                          const std::string& name, const std::string& key) {
-  if (options_.cached) {
-    std::optional<Json> cached = options_.cached(SloResource(), namespace_name, name);
-    if (cached && options_.own_writes != nullptr &&
-        options_.own_writes->CacheCaughtUp(key, SloResource().plural, *cached)) {
-      return std::move(*cached);
-    }
-  }
+                                          const std::string& name, const std::string& /*key*/) {
+  // Always from the API server, not the informer's cache: twice in CI a replica that had just
+  // taken over never saw, in its cache, an edit made around its first list, and so kept the old
+  // rules. A GET on every reconcile, revisits included, puts right whatever the watch missed
+  // within one --requeue-period; it is the one request a revisit of an unchanged objective makes.
   return client_.Get(SloResource(), namespace_name, name);
 }
 
