@@ -63,18 +63,6 @@ bool OwnWrites::AppliedUnchanged(const std::string& objective, const std::string
          applied->second.fingerprint == fingerprint;
 }
 
-bool OwnWrites::CacheCaughtUp(const std::string& objective, const std::string& resource,
-                              const nlohmann::json& cached) const {
-  const std::string key = resource + "/" + Metadata(cached, "name");
-  const std::string version = Metadata(cached, "resourceVersion");
-  std::lock_guard<std::mutex> lock(mu_);
-  auto found = writes_.find(objective);
-  if (found == writes_.end()) return false;
-  auto written = found->second.find(key);
-  if (written == found->second.end() || written->second.empty()) return false;
-  return written->second.back() == version;
-}
-
 void OwnWrites::Forget(const std::string& objective) {
   std::lock_guard<std::mutex> lock(mu_);
   writes_.erase(objective);

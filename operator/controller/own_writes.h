@@ -42,13 +42,6 @@ class OwnWrites {
   // objective then sends no request.
   bool AppliedUnchanged(const std::string& objective, const std::string& resource,
                         const nlohmann::json& cached, size_t fingerprint) const;
-  // Whether `cached` (an object as the watch last showed it) shows our last write of it: then the
-  // watch has brought at least that far, and a reconcile may read the object from the cache. With
-  // no write of it remembered (a new objective, or one this process has never written) the cache
-  // proves nothing: a CI run saw a replica that had just taken over read an objective from a cache
-  // that never got the edit made before its list, and keep the old rules.
-  bool CacheCaughtUp(const std::string& objective, const std::string& resource,
-                     const nlohmann::json& cached) const;
   // The objective is gone: forget it and what was generated for it.
   void Forget(const std::string& objective);
   size_t Objectives() const;

@@ -103,7 +103,10 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
     stale_carrier_checked_.erase(key);
     return ReconcileOutcome::kGone;
   };
-  Result<Json> got = ReadObjective(namespace_name, name, key);
+  // From the API server, not the informer's cache, revisits included: twice in CI a replica that
+  // had just taken over never saw, in its cache, an edit made around its first list, and kept the
+  // old rules. A GET puts right whatever the watch missed within one --requeue-period.
+  Result<Json> got = client_.Get(SloResource(), namespace_name, name);
   if (!got.ok()) {
     if (got.status().code() == StatusCode::kNotFound) return gone();
     return got.status();
@@ -238,15 +241,6 @@ Result<ReconcileOutcome> SloReconciler::Reconcile(const std::string& namespace_n
     return s;
   }
   return ReconcileOutcome::kApplied;
-}
-
-Result<Json> SloReconciler::ReadObjective(const std::string& namespace_name,
-                                          const std::string& name, const std::string& /*key*/) {
-  // Always from the API server, not the informer's cache: twice in CI a replica that had just
-  // taken over never saw, in its cache, an edit made around its first list, and so kept the old
-  // rules. A GET on every reconcile, revisits included, puts right whatever the watch missed
-  // within one --requeue-period; it is the one request a revisit of an unchanged objective makes.
-  return client_.Get(SloResource(), namespace_name, name);
 }
 
 Status SloReconciler::WriteReady(const Json& read, bool ready, const std::string& reason,

@@ -56,13 +56,11 @@ struct ReconcilerOptions {
   // Where every write's resourceVersion is remembered, so that the controller can tell the watch
   // events of our own writes from changes (none: nothing is remembered).
   OwnWrites* own_writes = nullptr;
-  // The controller's informer caches, when it has them: an object of `type` as the watch last
-  // showed it (an objective whole but for managedFields; a generated object's metadata, with its
-  // ownerReferences), or nullopt when it is not cached. With them and `own_writes`, a reconcile
-  // reads from the cache what the cache knows (the objective, when the cache shows our last write
-  // of it; the ownership of generated objects that are ours) and applies only what changed: a
-  // revisit of an unchanged objective sends no request. Absent: everything is read from the API
-  // server and every object applied.
+  // The controller's caches of generated objects, when it has them: an object's metadata (with
+  // its ownerReferences) as the watch last showed it, or nullopt when it is not cached. With them
+  // and `own_writes`, a reconcile takes the ownership of objects that are ours from the cache and
+  // applies only what changed: a revisit of an unchanged objective applies nothing. Absent: every
+  // ownership is asked for and every object applied.
   std::function<std::optional<nlohmann::json>(
       const kube::ResourceType& type, const std::string& namespace_name, const std::string& name)>
       cached;
@@ -93,10 +91,6 @@ class SloReconciler {
     nlohmann::json object;
     std::optional<nlohmann::json> cached;  // set when the cache shows it ours
   };
-
-  // The objective: from the cache when it shows our last write of it, else a GET.
-  Result<nlohmann::json> ReadObjective(const std::string& namespace_name, const std::string& name,
-                                       const std::string& key);
 
   // The Ready condition and, while the objective has no budget state yet, `state`; written only
   // when they changed, first onto `read` (the objective as this reconcile read it), re-read and

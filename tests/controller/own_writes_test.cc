@@ -68,23 +68,5 @@ TEST(OwnWritesTest, AnApplyIsUnchangedOnlyAtItsVersionAndWithTheSameContent) {
       writes.AppliedUnchanged("shop/checkout", "prometheusrules", Object("checkout", "10"), 42));
 }
 
-TEST(OwnWritesTest, TheCacheHasCaughtUpWhenItShowsOurLastWrite) {
-  OwnWrites writes;
-  EXPECT_FALSE(
-      writes.CacheCaughtUp("shop/checkout", "servicelevelobjectives", Object("checkout", "5")))
-      << "nothing written: nothing shows how far the watch has brought the cache (a replica "
-         "that has just taken over, a new objective)";
-  writes.Remember("shop/checkout", "servicelevelobjectives", Object("checkout", "7"));
-  writes.Remember("shop/checkout", "servicelevelobjectives", Object("checkout", "9"));
-  EXPECT_TRUE(
-      writes.CacheCaughtUp("shop/checkout", "servicelevelobjectives", Object("checkout", "9")));
-  EXPECT_FALSE(
-      writes.CacheCaughtUp("shop/checkout", "servicelevelobjectives", Object("checkout", "7")))
-      << "our last write's echo has not arrived";
-  EXPECT_FALSE(
-      writes.CacheCaughtUp("shop/checkout", "servicelevelobjectives", Object("checkout", "12")))
-      << "somebody wrote since: ask the API server";
-}
-
 }  // namespace
 }  // namespace nines::controller
